@@ -161,6 +161,10 @@ pub struct PacketMetadata {
     pub ct_orig: CtOrigTuple,
     /// Tunnel metadata.
     pub tunnel: TunnelMetadata,
+    /// Packet type (OpenFlow 1.5 `packet_type`, namespace << 16 | type): 0 for
+    /// an Ethernet frame, `1 << 16 | ethertype` for an L3 packet (after
+    /// `pop_eth`, or received on an L3 tunnel).
+    pub packet_type: u32,
 }
 
 impl PacketMetadata {
@@ -178,6 +182,7 @@ impl PacketMetadata {
         self.ct_mark = 0;
         self.ct_label = 0;
         self.ct_orig = CtOrigTuple::None;
+        self.packet_type = 0;
         let t = &mut self.tunnel;
         t.tun_id = 0;
         t.ipv4_src = 0;
