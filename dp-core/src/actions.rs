@@ -323,10 +323,14 @@ pub trait ActionContext {
         batch.pkts.clear();
     }
 
-    /// Decapsulates every packet via tunnel port `port` and recirculates the
-    /// inner packets. The default drops them (no tunnel support).
-    fn tnl_pop(&mut self, port: OdpPort, batch: PacketBatch) {
-        let _ = (port, batch);
+    /// Decapsulates every packet in place via tunnel port `port`: strips the
+    /// outer headers, fills `md.tunnel` and sets `md.in_port = port`; packets
+    /// that are not valid tunnel packets are removed. The executor then
+    /// recirculates the batch (OVS `netdev_pop_header` + recirculation). The
+    /// default removes them all (no tunnel support).
+    fn tnl_pop(&mut self, port: OdpPort, batch: &mut PacketBatch) {
+        let _ = port;
+        batch.pkts.clear();
     }
 
     /// Applies meter `meter_id` to `batch`, removing packets that exceed it.

@@ -1,0 +1,487 @@
+//! The per-batch fast path: extract -> EMC -> SMC -> dpcls -> upcall ->
+//! execute, as OVS's `dp_netdev_input__` (`lib/dpif-netdev.c`).
+//!
+//! # Design
+//!
+//! A [`FastPath`] is everything one PMD thread owns for forwarding: its
+//! [`FlowTable`] (megaflows + per-in_port dpcls), its EMC and (optional) SMC,
+//! scratch space for 32 flow keys, and its counters ([`PmdStats`]). One batch
+//! of at most 32 packets travels the stages in order:
+//!
+//! 1. **extract**: each packet's [`FlowKey`]; malformed packets are dropped
+//!    and counted ([`PmdStats::malformed`]).
+//! 2. **EMC**: exact-match hits. The cached handle is validated against the
+//!    table, so a deleted megaflow is never used.
+//! 3. **SMC** (if enabled): signature hits, verified against the megaflow's
+//!    match.
+//! 4. **dpcls**: batch lookup of the remaining packets, per input port.
+//!    Hits are inserted into the EMC (probabilistically, 1 in
+//!    `emc-insert-inv-prob`) and the SMC.
+//! 5. **upcall**: each remaining packet is first looked up again (an earlier
+//!    upcall of this batch may have installed its megaflow), otherwise handed
+//!    to the [`UpcallHandler`] (the switch layer's xlate), whose megaflow is
+//!    installed (unless the flow limit is reached) and whose actions run.
+//! 6. **execute**: packets are grouped per megaflow, preserving arrival order
+//!    within a flow (OVS `packet_batch_per_flow`), statistics are accounted
+//!    once per group, and the group's actions run on it.
+//!
+//! Recirculated packets (`recirc`, `tnl_pop`) are queued and run through the
+//! stages again after the current pass, up to [`MAX_RECIRC_DEPTH`] passes
+//! (deeper ones are dropped and counted as lost, as OVS does).
+//!
+//! Single owner, no locks, no allocation on the EMC-hit path when a batch
+//! belongs to one flow; one small allocation per extra flow group otherwise.
+
+use crate::actions::{ActionContext, CtAction, OdpAction, OdpPort, TnlPush, UserspaceAction};
+use crate::emc::{Emc, DEFAULT_EMC_INSERT_INV_PROB};
+use crate::execute::execute_actions;
+use crate::extract::{extract, ExtractStatus};
+use crate::flow::{fields, Flow};
+use crate::flow_table::{FlowRef, FlowTable, FlowTableError, PutFlags};
+use crate::matches::{Match, Ufid};
+use crate::miniflow::FlowKey;
+use crate::packet::{DpPacket, PacketBatch, NETDEV_MAX_BURST};
+use crate::smc::Smc;
+
+/// Maximum number of datapath passes of one packet (OVS `MAX_RECIRC_DEPTH`).
+pub const MAX_RECIRC_DEPTH: u32 = 6;
+
+/// Interval between re-rankings of dpcls subtables by hit count, ns (OVS
+/// `DPCLS_OPTIMIZATION_INTERVAL`, 1 s).
+pub const DPCLS_OPTIMIZATION_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// What the switch layer answers to a miss (OVS `dp_netdev_upcall` result).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upcall {
+    /// Datapath actions for the packet (and the megaflow).
+    pub actions: Vec<OdpAction>,
+    /// Megaflow mask: every bit xlate consulted. `None`: execute only, install
+    /// nothing (OVS "slow path" or a flow that must not be cached).
+    pub mask: Option<Flow>,
+    /// UFID for the megaflow; derived from the match when `None`.
+    pub ufid: Option<Ufid>,
+}
+
+/// The switch layer's side of a miss (implemented by ofproto/xlate; in tests
+/// by a simple handler).
+pub trait UpcallHandler {
+    /// Translates `pkt` whose extracted key is `flow`. An `Err` drops the
+    /// packet and counts it as "miss with failed upcall"; the string says why.
+    fn upcall(&mut self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String>;
+}
+
+/// Per-PMD counters, named after OVS's `enum pmd_stat_type` and printed by
+/// `dpif-netdev/pmd-stats-show`. All counts are packets unless noted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PmdStats {
+    /// "packets received": packets that entered from a port (not recirculated).
+    pub recv: u64,
+    /// "packet recirculations": extra datapath passes.
+    pub recirc: u64,
+    /// "emc hits".
+    pub emc_hit: u64,
+    /// "smc hits".
+    pub smc_hit: u64,
+    /// "megaflow hits".
+    pub masked_hit: u64,
+    /// Subtable lookups done for megaflow hits (for "avg. subtable lookups per
+    /// megaflow hit").
+    pub lookups: u64,
+    /// "miss with success upcall".
+    pub miss: u64,
+    /// "miss with failed upcall" (also packets beyond the recirculation depth).
+    pub lost: u64,
+    /// Malformed packets dropped at extraction.
+    pub malformed: u64,
+    /// Megaflows that could not be installed because of the flow limit.
+    pub flow_limit_hit: u64,
+}
+
+/// Fast-path tunables (OVS `other_config` keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastPathConfig {
+    /// `emc-insert-inv-prob`: insert into the EMC with probability 1/N;
+    /// 0 disables the EMC.
+    pub emc_insert_inv_prob: u32,
+    /// `smc-enable`.
+    pub smc_enable: bool,
+}
+
+impl Default for FastPathConfig {
+    fn default() -> Self {
+        FastPathConfig {
+            emc_insert_inv_prob: DEFAULT_EMC_INSERT_INV_PROB,
+            smc_enable: false,
+        }
+    }
+}
+
+/// One PMD's forwarding state; see the module documentation.
+pub struct FastPath {
+    /// The megaflow table.
+    pub table: FlowTable,
+    emc: Emc<FlowRef>,
+    smc: Option<Smc<FlowRef>>,
+    keys: Vec<FlowKey>,
+    flows: [Option<FlowRef>; NETDEV_MAX_BURST],
+    groups: Vec<(FlowRef, PacketBatch)>,
+    recirc_q: Vec<(PacketBatch, u32)>,
+    /// Counters since creation (or the last [`FastPath::clear_stats`]).
+    pub stats: PmdStats,
+    last_optimize_ns: u64,
+}
+
+impl Default for FastPath {
+    fn default() -> Self {
+        FastPath::new(FastPathConfig::default())
+    }
+}
+
+/// Wraps the caller's context so that recirculation comes back here.
+struct ExecCtx<'a, C> {
+    inner: &'a mut C,
+    recirc_q: &'a mut Vec<(PacketBatch, u32)>,
+    depth: u32,
+}
+
+impl<C: ActionContext> ActionContext for ExecCtx<'_, C> {
+    fn output(&mut self, port: OdpPort, batch: PacketBatch) {
+        self.inner.output(port, batch);
+    }
+    fn userspace(&mut self, action: &UserspaceAction, batch: PacketBatch) {
+        self.inner.userspace(action, batch);
+    }
+    fn recirc(&mut self, batch: PacketBatch) {
+        self.recirc_q.push((batch, self.depth + 1));
+    }
+    fn ct(&mut self, action: &CtAction, batch: &mut PacketBatch) {
+        self.inner.ct(action, batch);
+    }
+    fn tnl_push(&mut self, push: &TnlPush, batch: &mut PacketBatch) {
+        self.inner.tnl_push(push, batch);
+    }
+    fn tnl_pop(&mut self, port: OdpPort, batch: &mut PacketBatch) {
+        self.inner.tnl_pop(port, batch);
+    }
+    fn meter(&mut self, meter_id: u32, now_ns: u64, batch: &mut PacketBatch) {
+        self.inner.meter(meter_id, now_ns, batch);
+    }
+    fn random_u32(&mut self) -> u32 {
+        self.inner.random_u32()
+    }
+    fn now_ns(&self) -> u64 {
+        self.inner.now_ns()
+    }
+}
+
+impl FastPath {
+    /// A fast path with an empty flow table and caches.
+    pub fn new(cfg: FastPathConfig) -> FastPath {
+        let mut fp = FastPath {
+            table: FlowTable::new(),
+            emc: Emc::new(),
+            smc: None,
+            keys: vec![FlowKey::default(); NETDEV_MAX_BURST],
+            flows: [None; NETDEV_MAX_BURST],
+            groups: Vec::with_capacity(NETDEV_MAX_BURST),
+            recirc_q: Vec::new(),
+            stats: PmdStats::default(),
+            last_optimize_ns: 0,
+        };
+        fp.configure(cfg);
+        fp
+    }
+
+    /// Applies new tunables; enabling the SMC allocates it, disabling frees it.
+    pub fn configure(&mut self, cfg: FastPathConfig) {
+        self.emc.set_insert_inv_prob(cfg.emc_insert_inv_prob);
+        if cfg.emc_insert_inv_prob == 0 {
+            self.emc.clear();
+        }
+        match (cfg.smc_enable, self.smc.is_some()) {
+            (true, false) => self.smc = Some(Smc::new()),
+            (false, true) => self.smc = None,
+            _ => {}
+        }
+    }
+
+    /// Current tunables.
+    pub fn config(&self) -> FastPathConfig {
+        FastPathConfig {
+            emc_insert_inv_prob: self.emc.insert_inv_prob(),
+            smc_enable: self.smc.is_some(),
+        }
+    }
+
+    /// Resets the counters (`dpif-netdev/pmd-stats-clear`).
+    pub fn clear_stats(&mut self) {
+        self.stats = PmdStats::default();
+    }
+
+    /// Empties the EMC and SMC (e.g. after a flush).
+    pub fn clear_caches(&mut self) {
+        self.emc.clear();
+        if let Some(smc) = self.smc.as_mut() {
+            smc.clear();
+        }
+    }
+
+    /// Re-ranks dpcls subtables if [`DPCLS_OPTIMIZATION_INTERVAL_NS`] passed
+    /// since the last time (called by [`FastPath::process`]).
+    pub fn maybe_optimize(&mut self, now_ns: u64) {
+        if now_ns.saturating_sub(self.last_optimize_ns) >= DPCLS_OPTIMIZATION_INTERVAL_NS {
+            self.last_optimize_ns = now_ns;
+            for cls in self.table.classifiers_mut() {
+                cls.sort_subtables();
+            }
+        }
+    }
+
+    /// Runs `batch` (packets with `md` initialised by the receiving port,
+    /// at most [`NETDEV_MAX_BURST`]; longer batches are split) through the fast
+    /// path at monotonic time `now_ns`, including any recirculation.
+    pub fn process<C: ActionContext, U: UpcallHandler>(
+        &mut self,
+        mut batch: PacketBatch,
+        now_ns: u64,
+        ctx: &mut C,
+        upcall: &mut U,
+    ) {
+        self.maybe_optimize(now_ns);
+        while batch.len() > NETDEV_MAX_BURST {
+            let rest = batch.pkts.split_off(NETDEV_MAX_BURST);
+            let head = std::mem::replace(&mut batch.pkts, rest);
+            self.stats.recv += head.len() as u64;
+            self.pass(PacketBatch { pkts: head }, 0, now_ns, ctx, upcall);
+        }
+        self.stats.recv += batch.len() as u64;
+        self.pass(batch, 0, now_ns, ctx, upcall);
+        while let Some((b, depth)) = self.recirc_q.pop() {
+            if depth >= MAX_RECIRC_DEPTH {
+                self.stats.lost += b.len() as u64;
+                continue;
+            }
+            self.stats.recirc += b.len() as u64;
+            self.pass(b, depth, now_ns, ctx, upcall);
+        }
+    }
+
+    fn pass<C: ActionContext, U: UpcallHandler>(
+        &mut self,
+        mut batch: PacketBatch,
+        depth: u32,
+        now_ns: u64,
+        ctx: &mut C,
+        upcall: &mut U,
+    ) {
+        let n = batch.len();
+        if n == 0 {
+            return;
+        }
+        // 1. extract
+        let mut todo: u32 = 0;
+        for (i, pkt) in batch.pkts.iter_mut().enumerate() {
+            self.flows[i] = None;
+            if extract(pkt, &mut self.keys[i]) == ExtractStatus::Ok {
+                todo |= 1 << i;
+            } else {
+                self.stats.malformed += 1;
+            }
+        }
+        // 2. EMC
+        if self.emc.insert_inv_prob() != 0 {
+            let mut bits = todo;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(r) = self.emc.lookup(&self.keys[i]) {
+                    if self.table.get_ref(r).is_some() {
+                        self.flows[i] = Some(r);
+                        todo &= !(1 << i);
+                        self.stats.emc_hit += 1;
+                    }
+                }
+            }
+        }
+        // 3. SMC
+        if let Some(smc) = self.smc.as_ref() {
+            let mut bits = todo;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let key = &self.keys[i];
+                let table = &self.table;
+                if let Some(r) = smc.lookup(key, |r| table.get_ref(r).is_some_and(|f| f.matches(key))) {
+                    self.flows[i] = Some(r);
+                    todo &= !(1 << i);
+                    self.stats.smc_hit += 1;
+                    self.emc.probabilistic_insert(key, r);
+                }
+            }
+        }
+        // 4. dpcls, per input port
+        let mut pending = todo;
+        let mut out = [None; NETDEV_MAX_BURST];
+        while pending != 0 {
+            let first = pending.trailing_zeros() as usize;
+            let port = self.keys[first].get(fields::IN_PORT) as u32;
+            let mut same = 0u32;
+            let mut bits = pending;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if self.keys[i].get(fields::IN_PORT) as u32 == port {
+                    same |= 1 << i;
+                }
+            }
+            pending &= !same;
+            let Some(cls) = self.table.classifier_mut(port) else {
+                continue;
+            };
+            let (hits, lookups) = cls.lookup_batch(&self.keys[..n], same, &mut out[..n]);
+            self.stats.lookups += lookups as u64;
+            self.stats.masked_hit += hits.count_ones() as u64;
+            todo &= !hits;
+            let mut bits = hits;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let r = out[i].expect("hit bit set");
+                self.flows[i] = Some(r);
+                self.emc.probabilistic_insert(&self.keys[i], r);
+                if let Some(smc) = self.smc.as_mut() {
+                    smc.insert(&self.keys[i], r);
+                }
+            }
+        }
+        // 5. upcalls
+        let mut bits = todo;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(r) = self.table.lookup(&self.keys[i]) {
+                self.flows[i] = Some(r);
+                self.stats.masked_hit += 1;
+                continue;
+            }
+            self.handle_miss(&mut batch.pkts[i], i, depth, ctx, upcall);
+        }
+        // 6. group per megaflow and execute
+        self.execute_groups(batch, n, depth, now_ns, ctx);
+    }
+
+    /// Upcall for packet `i`; installs the megaflow or, failing that, executes
+    /// the actions on a copy of this packet right away.
+    fn handle_miss<C: ActionContext, U: UpcallHandler>(
+        &mut self,
+        pkt: &mut Box<DpPacket>,
+        i: usize,
+        depth: u32,
+        ctx: &mut C,
+        upcall: &mut U,
+    ) {
+        let flow = self.keys[i].to_flow();
+        let up = match upcall.upcall(pkt, &flow) {
+            Ok(up) => up,
+            Err(_) => {
+                self.stats.lost += 1;
+                return;
+            }
+        };
+        self.stats.miss += 1;
+        if let Some(mask) = &up.mask {
+            let mut mask = mask.clone();
+            mask.set_exact(fields::IN_PORT);
+            let m = Match::new(&flow, &mask);
+            match self.table.put(&m, up.ufid, up.actions.clone(), PutFlags::CREATE) {
+                Ok(o) => {
+                    let r = o.flow_ref();
+                    self.flows[i] = Some(r);
+                    self.emc.probabilistic_insert(&self.keys[i], r);
+                    return;
+                }
+                Err(FlowTableError::Exists) => {
+                    if let Some(r) = self.table.lookup(&self.keys[i]) {
+                        self.flows[i] = Some(r);
+                        return;
+                    }
+                }
+                Err(FlowTableError::FlowLimit(_)) => self.stats.flow_limit_hit += 1,
+                Err(_) => {}
+            }
+        }
+        // Not installed: execute this packet alone with the upcall's actions.
+        let mut one = PacketBatch::new();
+        one.push(std::mem::take(pkt));
+        let mut ectx = ExecCtx {
+            inner: ctx,
+            recirc_q: &mut self.recirc_q,
+            depth,
+        };
+        execute_actions(&mut ectx, one, &up.actions);
+    }
+
+    fn execute_groups<C: ActionContext>(
+        &mut self,
+        mut batch: PacketBatch,
+        n: usize,
+        depth: u32,
+        now_ns: u64,
+        ctx: &mut C,
+    ) {
+        let FastPath {
+            table,
+            keys,
+            flows,
+            groups,
+            recirc_q,
+            ..
+        } = self;
+        let mut ectx = ExecCtx {
+            inner: ctx,
+            recirc_q,
+            depth,
+        };
+        // Fast case: the whole batch hit one flow; no regrouping.
+        if let Some(r0) = flows[0] {
+            if flows[1..n].iter().all(|f| *f == Some(r0)) {
+                let tcp_flags = keys[..n]
+                    .iter()
+                    .fold(0u16, |a, k| a | k.get(fields::TCP_FLAGS) as u16);
+                let bytes = batch.bytes();
+                if let Some(f) = table.get_ref_mut(r0) {
+                    f.account(n as u64, bytes, tcp_flags, now_ns);
+                }
+                if let Some(f) = table.get_ref(r0) {
+                    execute_actions(&mut ectx, batch, &f.actions);
+                }
+                return;
+            }
+        }
+        groups.clear();
+        for (i, pkt) in batch.pkts.drain(..).enumerate() {
+            // Packets without a flow (malformed, failed upcall, or executed
+            // directly after the upcall) are dropped here.
+            let Some(r) = flows[i] else { continue };
+            let tcp_flags = keys[i].get(fields::TCP_FLAGS) as u16;
+            if let Some(f) = table.get_ref_mut(r) {
+                f.account(1, pkt.len() as u64, tcp_flags, now_ns);
+            }
+            match groups.iter_mut().rev().find(|(g, _)| *g == r) {
+                Some((_, b)) => b.push(pkt),
+                None => {
+                    let mut b = PacketBatch {
+                        pkts: Vec::with_capacity(n - i),
+                    };
+                    b.push(pkt);
+                    groups.push((r, b));
+                }
+            }
+        }
+        for (r, b) in groups.drain(..) {
+            if let Some(f) = table.get_ref(r) {
+                execute_actions(&mut ectx, b, &f.actions);
+            }
+        }
+    }
+}

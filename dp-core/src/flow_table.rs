@@ -1,0 +1,529 @@
+//! The datapath flow table: installed megaflows, by UFID and by match.
+//!
+//! # Design
+//!
+//! One [`FlowTable`] belongs to one owner (in rvs: one PMD thread, as OVS's
+//! `dp_netdev_pmd_thread` owns its `flow_table` and `classifiers`). It holds:
+//!
+//! * a slab of [`Megaflow`]s addressed by [`FlowRef`] (index + generation),
+//!   so caches (EMC, SMC) can store a small `Copy` handle and a deleted flow
+//!   is never returned: deletion bumps the slot's generation and every stale
+//!   handle stops resolving, without scanning the caches;
+//! * a UFID index for `get`/`del`/`put` by UFID (OVS `dpif_flow_get` etc.);
+//! * one [`Dpcls`] per datapath input port (megaflows in the userspace
+//!   datapath always match `in_port` exactly, OVS `dp_netdev_flow_add`).
+//!
+//! The table enforces the megaflow limit (`other_config:flow-limit`, OVS
+//! default 200000): a put that would exceed it fails with
+//! [`FlowTableError::FlowLimit`] and the caller executes the packet's actions
+//! without installing a flow, as OVS's upcall path does.
+//!
+//! Single owner, no locks: anything that must reach the table from another
+//! thread (dump for `dpctl/dump-flows`, put/del from the revalidator) goes
+//! through the owner (the `pmd` crate's command queue).
+
+use crate::actions::OdpAction;
+use crate::dpcls::Dpcls;
+use crate::flow::{fields, Flow};
+use crate::matches::{FlowStats, Match, Ufid};
+use crate::miniflow::{hash_add64, hash_finish, FlowKey, Minimatch};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Default megaflow limit (OVS `other_config:flow-limit` default, packets'
+/// flows, not bytes).
+pub const DEFAULT_FLOW_LIMIT: usize = 200_000;
+
+/// Handle to a megaflow in a [`FlowTable`]: slot index and generation. Stale
+/// handles (flow deleted, slot reused) resolve to `None`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct FlowRef {
+    idx: u32,
+    gen: u32,
+}
+
+/// An installed datapath flow (OVS `dp_netdev_flow`).
+#[derive(Clone, Debug)]
+pub struct Megaflow {
+    /// Unique flow id.
+    pub ufid: Ufid,
+    /// Key and mask (full form, for dumps).
+    pub m: Match,
+    /// Compact form used by the classifier.
+    pub mm: Minimatch,
+    /// Datapath actions.
+    pub actions: Vec<OdpAction>,
+    /// Hit statistics.
+    pub stats: FlowStats,
+}
+
+impl Megaflow {
+    /// Datapath input port the flow matches (always exact).
+    pub fn in_port(&self) -> u32 {
+        self.m.key.get(fields::IN_PORT) as u32
+    }
+
+    /// True if `key` (a packet's key) matches this flow.
+    #[inline]
+    pub fn matches(&self, key: &FlowKey) -> bool {
+        self.mm.matches(key)
+    }
+
+    /// Accounts `packets` packets of `bytes` bytes with TCP flags `tcp_flags`
+    /// at monotonic time `now_ns`.
+    #[inline]
+    pub fn account(&mut self, packets: u64, bytes: u64, tcp_flags: u16, now_ns: u64) {
+        self.stats.packets += packets;
+        self.stats.bytes += bytes;
+        self.stats.tcp_flags |= tcp_flags;
+        self.stats.used_ns = Some(now_ns);
+    }
+}
+
+/// What a [`FlowTable::put`] may do (OVS `enum dpif_flow_put_flags`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PutFlags {
+    /// Allow creating a new flow.
+    pub create: bool,
+    /// Allow modifying an existing flow's actions.
+    pub modify: bool,
+    /// When modifying, reset the statistics.
+    pub zero_stats: bool,
+}
+
+impl PutFlags {
+    /// Create only (fails with [`FlowTableError::Exists`] if present).
+    pub const CREATE: PutFlags = PutFlags {
+        create: true,
+        modify: false,
+        zero_stats: false,
+    };
+    /// Modify only (fails with [`FlowTableError::NotFound`] if absent).
+    pub const MODIFY: PutFlags = PutFlags {
+        create: false,
+        modify: true,
+        zero_stats: false,
+    };
+    /// Create or modify.
+    pub const CREATE_OR_MODIFY: PutFlags = PutFlags {
+        create: true,
+        modify: true,
+        zero_stats: false,
+    };
+}
+
+/// Errors of flow table operations (the errno OVS's dpif would return is
+/// noted per variant).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum FlowTableError {
+    /// The flow exists and modification was not allowed (`EEXIST`).
+    Exists,
+    /// No such flow (`ENOENT`).
+    NotFound,
+    /// The megaflow limit is reached (`E2BIG`); the limit is given.
+    FlowLimit(usize),
+    /// The match cannot be installed (`EINVAL`), with the reason.
+    InvalidMatch(String),
+}
+
+impl fmt::Display for FlowTableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlowTableError::Exists => write!(f, "flow already exists"),
+            FlowTableError::NotFound => write!(f, "flow not found"),
+            FlowTableError::FlowLimit(n) => write!(f, "megaflow limit of {n} flows reached"),
+            FlowTableError::InvalidMatch(why) => write!(f, "invalid flow match: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for FlowTableError {}
+
+/// What [`FlowTable::put`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PutOutcome {
+    /// A new flow was installed.
+    Created(FlowRef),
+    /// An existing flow's actions were replaced; its old statistics are given.
+    Modified(FlowRef, FlowStats),
+}
+
+impl PutOutcome {
+    /// The flow's handle.
+    pub fn flow_ref(self) -> FlowRef {
+        match self {
+            PutOutcome::Created(r) | PutOutcome::Modified(r, _) => r,
+        }
+    }
+}
+
+struct Slot {
+    gen: u32,
+    flow: Option<Megaflow>,
+}
+
+/// A datapath flow table: megaflows by handle, by UFID and by in_port
+/// classifier. See the module documentation.
+pub struct FlowTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_ufid: HashMap<Ufid, FlowRef>,
+    classifiers: HashMap<u32, Dpcls<FlowRef>>,
+    n_flows: usize,
+    flow_limit: usize,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        FlowTable::new()
+    }
+}
+
+/// The UFID OVS would derive for a flow without one: a 128-bit hash of the
+/// masked key and the mask (OVS `odp_flow_key_hash` hashes the key's netlink
+/// form; the value differs but the property, same match => same UFID, holds).
+pub fn ufid_for(m: &Match) -> Ufid {
+    let mut h1 = 0x5bd1_e995u64;
+    let mut h2 = 0x27d4_eb2fu64;
+    for (k, mk) in m.key.w.iter().zip(m.mask.w.iter()) {
+        h1 = hash_add64(h1, *k);
+        h1 = hash_add64(h1, *mk);
+        h2 = hash_add64(h2, k.rotate_left(17) ^ *mk);
+    }
+    let a = hash_finish(h1) as u128;
+    let b = hash_finish(h1 ^ 0x9e37_79b9) as u128;
+    let c = hash_finish(h2) as u128;
+    let d = hash_finish(h2 ^ 0x85eb_ca6b) as u128;
+    Ufid((a << 96) | (b << 64) | (c << 32) | d)
+}
+
+impl FlowTable {
+    /// An empty table with the default megaflow limit.
+    pub fn new() -> FlowTable {
+        FlowTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_ufid: HashMap::new(),
+            classifiers: HashMap::new(),
+            n_flows: 0,
+            flow_limit: DEFAULT_FLOW_LIMIT,
+        }
+    }
+
+    /// Number of installed megaflows.
+    pub fn len(&self) -> usize {
+        self.n_flows
+    }
+
+    /// True if no megaflow is installed.
+    pub fn is_empty(&self) -> bool {
+        self.n_flows == 0
+    }
+
+    /// The megaflow limit (flows).
+    pub fn flow_limit(&self) -> usize {
+        self.flow_limit
+    }
+
+    /// Sets the megaflow limit (flows). Existing flows beyond it stay; new puts
+    /// fail until the count drops below it.
+    pub fn set_flow_limit(&mut self, limit: usize) {
+        self.flow_limit = limit;
+    }
+
+    /// Resolves a handle; `None` if the flow was deleted.
+    #[inline]
+    pub fn get_ref(&self, r: FlowRef) -> Option<&Megaflow> {
+        match self.slots.get(r.idx as usize) {
+            Some(s) if s.gen == r.gen => s.flow.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Resolves a handle mutably; `None` if the flow was deleted.
+    #[inline]
+    pub fn get_ref_mut(&mut self, r: FlowRef) -> Option<&mut Megaflow> {
+        match self.slots.get_mut(r.idx as usize) {
+            Some(s) if s.gen == r.gen => s.flow.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// The flow with UFID `ufid`, if any.
+    pub fn get(&self, ufid: &Ufid) -> Option<&Megaflow> {
+        self.by_ufid.get(ufid).and_then(|r| self.get_ref(*r))
+    }
+
+    /// Handle of the flow with UFID `ufid`, if any.
+    pub fn ref_of(&self, ufid: &Ufid) -> Option<FlowRef> {
+        self.by_ufid.get(ufid).copied()
+    }
+
+    /// The classifier of input port `in_port`, if any flow matches that port.
+    pub fn classifier_mut(&mut self, in_port: u32) -> Option<&mut Dpcls<FlowRef>> {
+        self.classifiers.get_mut(&in_port)
+    }
+
+    /// Iterator over every classifier (for periodic subtable ranking).
+    pub fn classifiers_mut(&mut self) -> impl Iterator<Item = &mut Dpcls<FlowRef>> {
+        self.classifiers.values_mut()
+    }
+
+    /// Installs or modifies a megaflow (OVS `dpif_flow_put`).
+    ///
+    /// `ufid` defaults to [`ufid_for`] of the match. The match must have
+    /// `in_port` exactly masked. An existing flow is found by UFID or by an
+    /// identical match; it is modified if `flags.modify`, else
+    /// [`FlowTableError::Exists`]. A new flow needs `flags.create` (else
+    /// [`FlowTableError::NotFound`]) and room under the megaflow limit (else
+    /// [`FlowTableError::FlowLimit`]).
+    pub fn put(
+        &mut self,
+        m: &Match,
+        ufid: Option<Ufid>,
+        actions: Vec<OdpAction>,
+        flags: PutFlags,
+    ) -> Result<PutOutcome, FlowTableError> {
+        if m.mask.get(fields::IN_PORT) != fields::IN_PORT.max() {
+            return Err(FlowTableError::InvalidMatch(
+                "in_port must be matched exactly".into(),
+            ));
+        }
+        let m = Match::new(&m.key, &m.mask);
+        let ufid = ufid.unwrap_or_else(|| ufid_for(&m));
+        let mm = Minimatch::new(&m.key, &m.mask);
+        let in_port = m.key.get(fields::IN_PORT) as u32;
+
+        let existing = match self.by_ufid.get(&ufid) {
+            Some(r) => {
+                let f = self.get_ref(*r).expect("ufid index points at live flows");
+                if f.m != m {
+                    return Err(FlowTableError::InvalidMatch(format!(
+                        "ufid:{ufid} is in use by a flow with a different match"
+                    )));
+                }
+                Some(*r)
+            }
+            None => self.find_match(in_port, &mm),
+        };
+        if let Some(r) = existing {
+            if !flags.modify {
+                return Err(FlowTableError::Exists);
+            }
+            let f = self.get_ref_mut(r).expect("live flow");
+            f.actions = actions;
+            let old = f.stats;
+            if flags.zero_stats {
+                f.stats = FlowStats::default();
+            }
+            return Ok(PutOutcome::Modified(r, old));
+        }
+        if !flags.create {
+            return Err(FlowTableError::NotFound);
+        }
+        if self.n_flows >= self.flow_limit {
+            return Err(FlowTableError::FlowLimit(self.flow_limit));
+        }
+        let flow = Megaflow {
+            ufid,
+            m,
+            mm,
+            actions,
+            stats: FlowStats::default(),
+        };
+        let r = match self.free.pop() {
+            Some(idx) => {
+                let s = &mut self.slots[idx as usize];
+                s.flow = Some(flow);
+                FlowRef { idx, gen: s.gen }
+            }
+            None => {
+                let idx = u32::try_from(self.slots.len()).map_err(|_| FlowTableError::FlowLimit(self.flow_limit))?;
+                self.slots.push(Slot {
+                    gen: 0,
+                    flow: Some(flow),
+                });
+                FlowRef { idx, gen: 0 }
+            }
+        };
+        let f = self.slots[r.idx as usize].flow.as_ref().expect("just stored");
+        self.classifiers.entry(in_port).or_default().insert(&f.mm, r);
+        self.by_ufid.insert(ufid, r);
+        self.n_flows += 1;
+        Ok(PutOutcome::Created(r))
+    }
+
+    fn find_match(&mut self, in_port: u32, mm: &Minimatch) -> Option<FlowRef> {
+        // An identical rule matches its own masked key; since megaflows never
+        // overlap, a lookup of that key finds it if it exists.
+        let key = FlowKey::from_flow(&mm.key_flow());
+        let r = self.classifiers.get_mut(&in_port)?.lookup(&key)?;
+        (self.get_ref(r)?.mm == *mm).then_some(r)
+    }
+
+    /// Deletes the flow with UFID `ufid` and returns it (with its final stats).
+    pub fn del(&mut self, ufid: &Ufid) -> Result<Megaflow, FlowTableError> {
+        let r = self.by_ufid.get(ufid).copied().ok_or(FlowTableError::NotFound)?;
+        Ok(self.del_ref(r).expect("ufid index points at live flows"))
+    }
+
+    /// Deletes the flow `r`, if it is still installed.
+    pub fn del_ref(&mut self, r: FlowRef) -> Option<Megaflow> {
+        let slot = self.slots.get_mut(r.idx as usize)?;
+        if slot.gen != r.gen {
+            return None;
+        }
+        let flow = slot.flow.take()?;
+        slot.gen = slot.gen.wrapping_add(1);
+        self.free.push(r.idx);
+        self.by_ufid.remove(&flow.ufid);
+        let in_port = flow.in_port();
+        if let Some(cls) = self.classifiers.get_mut(&in_port) {
+            cls.remove(&flow.mm);
+            if cls.is_empty() {
+                self.classifiers.remove(&in_port);
+            }
+        }
+        self.n_flows -= 1;
+        Some(flow)
+    }
+
+    /// Deletes every flow (OVS `dpif_flow_flush`).
+    pub fn flush(&mut self) {
+        for s in self.slots.iter_mut() {
+            if s.flow.take().is_some() {
+                s.gen = s.gen.wrapping_add(1);
+            }
+        }
+        self.free = (0..self.slots.len() as u32).rev().collect();
+        self.by_ufid.clear();
+        self.classifiers.clear();
+        self.n_flows = 0;
+    }
+
+    /// Every installed flow with its handle, in slot order (OVS
+    /// `dpif_flow_dump`: key, mask, actions and stats).
+    pub fn dump(&self) -> impl Iterator<Item = (FlowRef, &Megaflow)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.flow.as_ref().map(|f| {
+                (
+                    FlowRef {
+                        idx: i as u32,
+                        gen: s.gen,
+                    },
+                    f,
+                )
+            })
+        })
+    }
+
+    /// The flow that `key` (a packet's key) hits, by classifier lookup.
+    pub fn lookup(&mut self, key: &FlowKey) -> Option<FlowRef> {
+        let in_port = key.get(fields::IN_PORT) as u32;
+        self.classifiers.get_mut(&in_port)?.lookup(key)
+    }
+
+    /// The flow whose match covers the full flow `flow` (control path).
+    pub fn lookup_flow(&mut self, flow: &Flow) -> Option<FlowRef> {
+        self.lookup(&FlowKey::from_flow(flow))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::OdpAction;
+
+    fn m(in_port: u32, dst: u32, dst_mask: u32) -> Match {
+        let mut key = Flow::zero();
+        let mut mask = Flow::zero();
+        key.set(fields::IN_PORT, in_port as u64);
+        mask.set_exact(fields::IN_PORT);
+        key.set(fields::ETH_TYPE, 0x0800);
+        mask.set_exact(fields::ETH_TYPE);
+        key.set(fields::NW_DST, dst as u64);
+        mask.set(fields::NW_DST, dst_mask as u64);
+        Match::new(&key, &mask)
+    }
+
+    #[test]
+    fn put_get_del_dump_roundtrip() {
+        let mut t = FlowTable::new();
+        let a = m(1, 0x0a000001, 0xffffffff);
+        let b = m(1, 0x0b000000, 0xff000000);
+        let ra = t
+            .put(&a, None, vec![OdpAction::Output(2)], PutFlags::CREATE)
+            .unwrap()
+            .flow_ref();
+        let ub = Ufid(42);
+        t.put(&b, Some(ub), vec![OdpAction::Output(3)], PutFlags::CREATE).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(&ub).unwrap().actions, vec![OdpAction::Output(3)]);
+        assert_eq!(t.get_ref(ra).unwrap().m, a);
+
+        let mut pkt = Flow::zero();
+        pkt.set(fields::IN_PORT, 1);
+        pkt.set(fields::ETH_TYPE, 0x0800);
+        pkt.set(fields::NW_DST, 0x0b010203);
+        assert_eq!(t.lookup_flow(&pkt).map(|r| t.get_ref(r).unwrap().ufid), Some(ub));
+
+        let dumped: Vec<Ufid> = t.dump().map(|(_, f)| f.ufid).collect();
+        assert_eq!(dumped.len(), 2);
+        assert!(dumped.contains(&ub));
+
+        assert_eq!(
+            t.put(&a, None, vec![], PutFlags::CREATE).unwrap_err(),
+            FlowTableError::Exists
+        );
+        match t.put(&a, None, vec![OdpAction::Drop], PutFlags::MODIFY).unwrap() {
+            PutOutcome::Modified(r, _) => assert_eq!(r, ra),
+            o => panic!("{o:?}"),
+        }
+        let gone = t.del(&ub).unwrap();
+        assert_eq!(gone.ufid, ub);
+        assert_eq!(t.lookup_flow(&pkt), None);
+        assert_eq!(t.del(&ub).unwrap_err(), FlowTableError::NotFound);
+        t.flush();
+        assert!(t.is_empty());
+        assert!(t.get_ref(ra).is_none(), "stale handle must not resolve");
+    }
+
+    #[test]
+    fn stale_handles_never_resolve_to_a_new_flow() {
+        let mut t = FlowTable::new();
+        let r1 = t
+            .put(&m(1, 1, u32::MAX), None, vec![], PutFlags::CREATE)
+            .unwrap()
+            .flow_ref();
+        t.del_ref(r1).unwrap();
+        let r2 = t
+            .put(&m(1, 2, u32::MAX), None, vec![], PutFlags::CREATE)
+            .unwrap()
+            .flow_ref();
+        assert!(t.get_ref(r1).is_none());
+        assert!(t.get_ref(r2).is_some());
+    }
+
+    #[test]
+    fn flow_limit_and_invalid_match() {
+        let mut t = FlowTable::new();
+        t.set_flow_limit(2);
+        for i in 0..2 {
+            t.put(&m(1, i, u32::MAX), None, vec![], PutFlags::CREATE).unwrap();
+        }
+        assert_eq!(
+            t.put(&m(1, 9, u32::MAX), None, vec![], PutFlags::CREATE).unwrap_err(),
+            FlowTableError::FlowLimit(2)
+        );
+        let mut no_port = m(1, 1, u32::MAX);
+        no_port.mask.set(fields::IN_PORT, 0);
+        assert!(matches!(
+            t.put(&no_port, None, vec![], PutFlags::CREATE),
+            Err(FlowTableError::InvalidMatch(_))
+        ));
+        assert_eq!(
+            t.put(&m(1, 7, u32::MAX), None, vec![], PutFlags::MODIFY).unwrap_err(),
+            FlowTableError::NotFound
+        );
+    }
+}
