@@ -33,8 +33,8 @@
 //! * `arp_sha`/`arp_tha` also hold ICMPv6 ND source/target link-layer
 //!   addresses (SLL/TLL).
 //! * `nw_frag` holds [`FRAG_ANY`] | [`FRAG_LATER`].
-//! * `eth_type` is the innermost Ethertype (after VLAN tags), zero for an
-//!   802.2 frame without SNAP ([`ETH_TYPE_NONE`] in text form `0x05ff`).
+//! * `eth_type` is the innermost Ethertype (after VLAN tags), or
+//!   [`ETH_TYPE_NONE`] (`0x05ff`) for an 802.2 frame without SNAP.
 
 use std::fmt;
 

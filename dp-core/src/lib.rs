@@ -4,7 +4,7 @@
 //! "transmitted", without I/O or threads (those live in `netdev` and `pmd`):
 //!
 //! 1. [`packet`]: packet buffers with headroom and metadata, batches of 32.
-//! 2. `extract`: flow key extraction into a compact [`miniflow`] key.
+//! 2. [`extract`]: flow key extraction into a compact [`miniflow`] key.
 //! 3. [`emc`], [`smc`], [`dpcls`]: the three lookup stages (exact match cache,
 //!    signature match cache, megaflow classifier).
 //! 4. [`flow_table`]: the datapath flow table (megaflows with UFIDs and stats).
@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod extract;
 pub mod flow;
 pub mod matches;
 pub mod miniflow;
