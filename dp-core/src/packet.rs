@@ -420,17 +420,17 @@ impl DpPacket {
     /// Bytes from the L3 header to the end of the frame (empty if unset).
     #[inline]
     pub fn l3(&self) -> &[u8] {
-        self.from_ofs(self.l3_ofs)
+        self.tail_from(self.l3_ofs)
     }
 
     /// Bytes from the L4 header to the end of the frame (empty if unset).
     #[inline]
     pub fn l4(&self) -> &[u8] {
-        self.from_ofs(self.l4_ofs)
+        self.tail_from(self.l4_ofs)
     }
 
     #[inline]
-    fn from_ofs(&self, ofs: u16) -> &[u8] {
+    fn tail_from(&self, ofs: u16) -> &[u8] {
         if ofs == OFS_NONE || ofs as usize > self.size {
             &[]
         } else {
