@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod csum;
+pub mod execute;
 pub mod extract;
 pub mod flow;
 pub mod matches;
