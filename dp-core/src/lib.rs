@@ -23,4 +23,5 @@ pub mod actions;
 pub mod flow;
 pub mod matches;
 pub mod miniflow;
+pub mod odp_text;
 pub mod packet;
