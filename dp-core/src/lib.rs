@@ -26,4 +26,5 @@ pub mod extract;
 pub mod flow;
 pub mod matches;
 pub mod miniflow;
+pub mod odp_text;
 pub mod packet;
