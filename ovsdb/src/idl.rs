@@ -14,6 +14,9 @@ use crate::jsonrpc::{Incoming, Session};
 use crate::schema::DatabaseSchema;
 use crate::transact::{parse_transact_result, OpResult, Transaction};
 
+/// One row update: table name, row uuid, the update object.
+type RowUpdate<'a> = (&'a String, Uuid, &'a Map<String, Value>);
+
 /// The JSON-RPC `<json-value>` that names our monitor.
 const MONITOR_ID: &str = "rvs-idl";
 /// `last-txn-id` meaning "no transaction seen" (ovsdb-server(7)).
@@ -640,9 +643,7 @@ impl Idl {
         Ok(out)
     }
 
-    fn each_row_update<'a>(
-        v: &'a Value,
-    ) -> Result<Vec<(&'a String, Uuid, &'a Map<String, Value>)>, Error> {
+    fn each_row_update(v: &Value) -> Result<Vec<RowUpdate<'_>>, Error> {
         let tables = v
             .as_object()
             .ok_or_else(|| Error::protocol(format!("table updates are not an object: {v}")))?;

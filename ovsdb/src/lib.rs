@@ -59,3 +59,6 @@ pub use schema::{
 pub use transact::{
     Condition, Function, Mutation, Mutator, OpResult, Operation, Transaction, WaitUntil,
 };
+
+#[cfg(test)]
+mod unit_tests;
