@@ -27,8 +27,12 @@ if ! dpkg -s openvswitch-switch >/dev/null 2>&1; then
         own_policy=1
     fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends openvswitch-switch || { [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
-    [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    rc=0
+    apt-get install -y -qq --no-install-recommends openvswitch-switch || rc=$?
+    if [ "$own_policy" = 1 ]; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    [ "$rc" = 0 ] || exit "$rc"
 fi
 # Whatever the package may have started anyway: the tests run their own.
 for pidfile in /var/run/openvswitch/ovs-vswitchd.pid /var/run/openvswitch/ovsdb-server.pid; do
