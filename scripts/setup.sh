@@ -13,5 +13,34 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
+# Open vSwitch's database tools for the ovsdb crate's integration tests
+# (ovsdb-server, ovsdb-tool, ovs-vsctl, ovs-appctl and vswitch.ovsschema). The
+# package's maintainer scripts would start the system's ovsdb-server and
+# ovs-vswitchd; a policy-rc.d that exits 101 forbids that during the install
+# (one already present, as in Docker images, is left as it was).
+if ! dpkg -s openvswitch-switch >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt-get update -qq
+    rc=0
+    apt-get install -y -qq --no-install-recommends openvswitch-switch || rc=$?
+    if [ "$own_policy" = 1 ]; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    [ "$rc" = 0 ] || exit "$rc"
+fi
+# Whatever the package may have started anyway: the tests run their own.
+for pidfile in /var/run/openvswitch/ovs-vswitchd.pid /var/run/openvswitch/ovsdb-server.pid; do
+    if [ -s "$pidfile" ]; then
+        kill "$(cat "$pidfile")" 2>/dev/null || true
+        rm -f "$pidfile"
+    fi
+done
+
 command -v cargo >/dev/null || { echo "setup: cargo not found (the machine's Rust toolchain is required)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
