@@ -20,7 +20,10 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod dpcls;
+pub mod emc;
 pub mod flow;
 pub mod matches;
 pub mod miniflow;
 pub mod packet;
+pub mod smc;
