@@ -21,10 +21,15 @@
 
 pub mod actions;
 pub mod csum;
+pub mod dpcls;
+pub mod emc;
 pub mod execute;
 pub mod extract;
+pub mod fastpath;
 pub mod flow;
+pub mod flow_table;
 pub mod matches;
 pub mod miniflow;
 pub mod odp_text;
 pub mod packet;
+pub mod smc;
