@@ -25,7 +25,8 @@ fn udp_frame(src: u32, dst: u32, sport: u16, dport: u16) -> Vec<u8> {
         .ipv4(src.to_be_bytes(), dst.to_be_bytes(), 64)
         .udp(sport, dport);
     let mut v = Vec::with_capacity(64);
-    b.write(&mut v, &[0u8; 18]).expect("writing to a Vec cannot fail");
+    b.write(&mut v, &[0u8; 18])
+        .expect("writing to a Vec cannot fail");
     v
 }
 
@@ -101,7 +102,12 @@ fn bench_one_flow(c: &mut Criterion) {
     mask.set_exact(fields::ETH_TYPE);
     mask.set_exact(fields::NW_FRAG);
     fp.table
-        .put(&Match::new(&key, &mask), None, vec![OdpAction::Output(OUT_PORT)], PutFlags::CREATE)
+        .put(
+            &Match::new(&key, &mask),
+            None,
+            vec![OdpAction::Output(OUT_PORT)],
+            PutFlags::CREATE,
+        )
         .unwrap();
     fp.configure(FastPathConfig {
         emc_insert_inv_prob: 1,
@@ -113,7 +119,9 @@ fn bench_one_flow(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("fastpath");
     g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
-    g.bench_function("1flow_emc_hit", |b| b.iter(|| run_batch(&mut fp, &mut pool, 1)));
+    g.bench_function("1flow_emc_hit", |b| {
+        b.iter(|| run_batch(&mut fp, &mut pool, 1))
+    });
     g.finish();
     let s = fp.stats;
     assert!(s.emc_hit > s.recv / 2, "expected EMC hits: {s:?}");
@@ -157,14 +165,23 @@ fn bench_100k_flows(c: &mut Criterion) {
     for i in 0..N_FLOWS {
         let k = i % 8;
         let dst = 0x0b00_0000 + i as u32;
-        let (src, sport, dport) = (0x0a00_0001 + (i as u32 % 251), 1000 + (i % 4000) as u16, 5000 + k as u16);
+        let (src, sport, dport) = (
+            0x0a00_0001 + (i as u32 % 251),
+            1000 + (i % 4000) as u16,
+            5000 + k as u16,
+        );
         let frame = udp_frame(src, dst, sport, dport);
         let mut p = Box::new(DpPacket::with_capacity(128, 64));
         p.set_frame(&frame);
         p.md.init(IN_PORT);
         let key = dp_core::extract::extract_flow(&mut p);
         fp.table
-            .put(&Match::new(&key, &mask_k(k)), None, vec![OdpAction::Output(OUT_PORT)], PutFlags::CREATE)
+            .put(
+                &Match::new(&key, &mask_k(k)),
+                None,
+                vec![OdpAction::Output(OUT_PORT)],
+                PutFlags::CREATE,
+            )
             .unwrap();
         pool.push_back(p);
     }

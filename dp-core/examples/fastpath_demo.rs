@@ -41,7 +41,12 @@ impl UpcallHandler for Learning {
                 .collect(),
         };
         let mut mask = Flow::zero();
-        for f in [fields::IN_PORT, fields::RECIRC_ID, fields::ETH_SRC, fields::ETH_DST] {
+        for f in [
+            fields::IN_PORT,
+            fields::RECIRC_ID,
+            fields::ETH_SRC,
+            fields::ETH_DST,
+        ] {
             mask.set_exact(f);
         }
         Ok(Upcall {
@@ -56,20 +61,20 @@ impl UpcallHandler for Learning {
 #[derive(Default)]
 struct Ports {
     tx: HashMap<OdpPort, u64>,
-    pool: Vec<Box<DpPacket>>,
+    pool: PacketBatch,
     start: Option<Instant>,
 }
 
 impl ActionContext for Ports {
     fn output(&mut self, port: OdpPort, batch: PacketBatch) {
         *self.tx.entry(port).or_default() += batch.len() as u64;
-        self.pool.extend(batch.pkts);
+        self.pool.pkts.extend(batch.pkts);
     }
     fn userspace(&mut self, _a: &UserspaceAction, batch: PacketBatch) {
-        self.pool.extend(batch.pkts);
+        self.pool.pkts.extend(batch.pkts);
     }
     fn recirc(&mut self, batch: PacketBatch) {
-        self.pool.extend(batch.pkts);
+        self.pool.pkts.extend(batch.pkts);
     }
     fn random_u32(&mut self) -> u32 {
         0
@@ -106,7 +111,10 @@ fn send(fp: &mut FastPath, ports: &mut Ports, up: &mut Learning, in_port: u32, f
 }
 
 fn main() {
-    let secs: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2.0);
+    let secs: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
     let mut fp = FastPath::new(FastPathConfig::default());
     let mut ports = Ports {
         start: Some(Instant::now()),
@@ -116,12 +124,32 @@ fn main() {
     let bcast = [0xff; 6];
 
     println!("== traffic: host 1 (port 1) <-> host 2 (port 2), host 3 (port 3) silent");
-    send(&mut fp, &mut ports, &mut up, 1, &[frame(1, bcast, "udp", 1000)]);
-    send(&mut fp, &mut ports, &mut up, 2, &[frame(2, mac(1), "udp", 2000)]);
-    let burst: Vec<Vec<u8>> = (0..32).map(|i| frame(1, mac(2), "tcp", 40000 + i)).collect();
+    send(
+        &mut fp,
+        &mut ports,
+        &mut up,
+        1,
+        &[frame(1, bcast, "udp", 1000)],
+    );
+    send(
+        &mut fp,
+        &mut ports,
+        &mut up,
+        2,
+        &[frame(2, mac(1), "udp", 2000)],
+    );
+    let burst: Vec<Vec<u8>> = (0..32)
+        .map(|i| frame(1, mac(2), "tcp", 40000 + i))
+        .collect();
     send(&mut fp, &mut ports, &mut up, 1, &burst);
     send(&mut fp, &mut ports, &mut up, 1, &burst);
-    send(&mut fp, &mut ports, &mut up, 2, &[frame(2, mac(1), "udp", 2000)]);
+    send(
+        &mut fp,
+        &mut ports,
+        &mut up,
+        2,
+        &[frame(2, mac(1), "udp", 2000)],
+    );
     let mut runt = frame(1, mac(2), "udp", 7);
     runt.truncate(20);
     send(&mut fp, &mut ports, &mut up, 1, &[runt]);
@@ -160,13 +188,17 @@ fn main() {
         Err(e) => println!("  parse error: {e}"),
     }
 
-    println!("\n== forwarding rate, one core, {secs} s, 64-byte UDP frames, one megaflow (EMC hits)");
+    println!(
+        "\n== forwarding rate, one core, {secs} s, 64-byte UDP frames, one megaflow (EMC hits)"
+    );
     let mut fp = FastPath::new(FastPathConfig {
         emc_insert_inv_prob: 1,
         smc_enable: false,
     });
     let f64b = frame(1, mac(2), "udp", 1000);
-    ports.pool = (0..64).map(|_| Box::new(DpPacket::from_slice(&f64b))).collect();
+    ports.pool.pkts = (0..64)
+        .map(|_| Box::new(DpPacket::from_slice(&f64b)))
+        .collect();
     let mut up = Learning::default();
     up.macs.insert(dp_core::flow::mac_to_u64(mac(2)), 2);
     let start = Instant::now();
@@ -175,7 +207,7 @@ fn main() {
         for _ in 0..1000 {
             let mut batch = PacketBatch::new();
             for _ in 0..32 {
-                let mut p = ports.pool.pop().expect("pool refilled by output");
+                let mut p = ports.pool.pkts.pop().expect("pool refilled by output");
                 p.md.init(1);
                 batch.push(p);
             }

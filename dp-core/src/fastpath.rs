@@ -311,7 +311,9 @@ impl FastPath {
                 bits &= bits - 1;
                 let key = &self.keys[i];
                 let table = &self.table;
-                if let Some(r) = smc.lookup(key, |r| table.get_ref(r).is_some_and(|f| f.matches(key))) {
+                if let Some(r) =
+                    smc.lookup(key, |r| table.get_ref(r).is_some_and(|f| f.matches(key)))
+                {
                     self.flows[i] = Some(r);
                     todo &= !(1 << i);
                     self.stats.smc_hit += 1;
@@ -392,8 +394,12 @@ impl FastPath {
         if let Some(mask) = &up.mask {
             let mut mask = mask.clone();
             mask.set_exact(fields::IN_PORT);
-            let m = Match::new(&flow, &mask);
-            match self.table.put(&m, up.ufid, up.actions.clone(), PutFlags::CREATE) {
+            // Keep the unmasked key for dumps, as OVS does.
+            let m = Match { key: flow, mask };
+            match self
+                .table
+                .put(&m, up.ufid, up.actions.clone(), PutFlags::CREATE)
+            {
                 Ok(o) => {
                     let r = o.flow_ref();
                     self.flows[i] = Some(r);

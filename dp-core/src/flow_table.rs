@@ -47,7 +47,8 @@ pub struct FlowRef {
 pub struct Megaflow {
     /// Unique flow id.
     pub ufid: Ufid,
-    /// Key and mask (full form, for dumps).
+    /// Key and mask (full form, for dumps). The key is the unmasked key the
+    /// flow was installed with, as OVS keeps and prints it.
     pub m: Match,
     /// Compact form used by the classifier.
     pub mm: Minimatch,
@@ -289,15 +290,14 @@ impl FlowTable {
                 "in_port must be matched exactly".into(),
             ));
         }
-        let m = Match::new(&m.key, &m.mask);
-        let ufid = ufid.unwrap_or_else(|| ufid_for(&m));
+        let ufid = ufid.unwrap_or_else(|| ufid_for(&Match::new(&m.key, &m.mask)));
         let mm = Minimatch::new(&m.key, &m.mask);
         let in_port = m.key.get(fields::IN_PORT) as u32;
 
         let existing = match self.by_ufid.get(&ufid) {
             Some(r) => {
                 let f = self.get_ref(*r).expect("ufid index points at live flows");
-                if f.m != m {
+                if f.mm != mm {
                     return Err(FlowTableError::InvalidMatch(format!(
                         "ufid:{ufid} is in use by a flow with a different match"
                     )));
@@ -326,7 +326,7 @@ impl FlowTable {
         }
         let flow = Megaflow {
             ufid,
-            m,
+            m: m.clone(),
             mm,
             actions,
             stats: FlowStats::default(),
@@ -338,7 +338,8 @@ impl FlowTable {
                 FlowRef { idx, gen: s.gen }
             }
             None => {
-                let idx = u32::try_from(self.slots.len()).map_err(|_| FlowTableError::FlowLimit(self.flow_limit))?;
+                let idx = u32::try_from(self.slots.len())
+                    .map_err(|_| FlowTableError::FlowLimit(self.flow_limit))?;
                 self.slots.push(Slot {
                     gen: 0,
                     flow: Some(flow),
@@ -346,8 +347,14 @@ impl FlowTable {
                 FlowRef { idx, gen: 0 }
             }
         };
-        let f = self.slots[r.idx as usize].flow.as_ref().expect("just stored");
-        self.classifiers.entry(in_port).or_default().insert(&f.mm, r);
+        let f = self.slots[r.idx as usize]
+            .flow
+            .as_ref()
+            .expect("just stored");
+        self.classifiers
+            .entry(in_port)
+            .or_default()
+            .insert(&f.mm, r);
         self.by_ufid.insert(ufid, r);
         self.n_flows += 1;
         Ok(PutOutcome::Created(r))
@@ -363,7 +370,11 @@ impl FlowTable {
 
     /// Deletes the flow with UFID `ufid` and returns it (with its final stats).
     pub fn del(&mut self, ufid: &Ufid) -> Result<Megaflow, FlowTableError> {
-        let r = self.by_ufid.get(ufid).copied().ok_or(FlowTableError::NotFound)?;
+        let r = self
+            .by_ufid
+            .get(ufid)
+            .copied()
+            .ok_or(FlowTableError::NotFound)?;
         Ok(self.del_ref(r).expect("ufid index points at live flows"))
     }
 
@@ -456,16 +467,20 @@ mod tests {
             .unwrap()
             .flow_ref();
         let ub = Ufid(42);
-        t.put(&b, Some(ub), vec![OdpAction::Output(3)], PutFlags::CREATE).unwrap();
+        t.put(&b, Some(ub), vec![OdpAction::Output(3)], PutFlags::CREATE)
+            .unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t.get(&ub).unwrap().actions, vec![OdpAction::Output(3)]);
-        assert_eq!(t.get_ref(ra).unwrap().m, a);
+        assert!(t.get_ref(ra).unwrap().m.same_as(&a));
 
         let mut pkt = Flow::zero();
         pkt.set(fields::IN_PORT, 1);
         pkt.set(fields::ETH_TYPE, 0x0800);
         pkt.set(fields::NW_DST, 0x0b010203);
-        assert_eq!(t.lookup_flow(&pkt).map(|r| t.get_ref(r).unwrap().ufid), Some(ub));
+        assert_eq!(
+            t.lookup_flow(&pkt).map(|r| t.get_ref(r).unwrap().ufid),
+            Some(ub)
+        );
 
         let dumped: Vec<Ufid> = t.dump().map(|(_, f)| f.ufid).collect();
         assert_eq!(dumped.len(), 2);
@@ -475,7 +490,10 @@ mod tests {
             t.put(&a, None, vec![], PutFlags::CREATE).unwrap_err(),
             FlowTableError::Exists
         );
-        match t.put(&a, None, vec![OdpAction::Drop], PutFlags::MODIFY).unwrap() {
+        match t
+            .put(&a, None, vec![OdpAction::Drop], PutFlags::MODIFY)
+            .unwrap()
+        {
             PutOutcome::Modified(r, _) => assert_eq!(r, ra),
             o => panic!("{o:?}"),
         }
@@ -509,10 +527,12 @@ mod tests {
         let mut t = FlowTable::new();
         t.set_flow_limit(2);
         for i in 0..2 {
-            t.put(&m(1, i, u32::MAX), None, vec![], PutFlags::CREATE).unwrap();
+            t.put(&m(1, i, u32::MAX), None, vec![], PutFlags::CREATE)
+                .unwrap();
         }
         assert_eq!(
-            t.put(&m(1, 9, u32::MAX), None, vec![], PutFlags::CREATE).unwrap_err(),
+            t.put(&m(1, 9, u32::MAX), None, vec![], PutFlags::CREATE)
+                .unwrap_err(),
             FlowTableError::FlowLimit(2)
         );
         let mut no_port = m(1, 1, u32::MAX);
@@ -522,7 +542,8 @@ mod tests {
             Err(FlowTableError::InvalidMatch(_))
         ));
         assert_eq!(
-            t.put(&m(1, 7, u32::MAX), None, vec![], PutFlags::MODIFY).unwrap_err(),
+            t.put(&m(1, 7, u32::MAX), None, vec![], PutFlags::MODIFY)
+                .unwrap_err(),
             FlowTableError::NotFound
         );
     }

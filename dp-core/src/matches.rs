@@ -8,7 +8,10 @@
 use crate::flow::Flow;
 use std::fmt;
 
-/// A flow key and a mask; `key` is always stored masked (`key & mask == key`).
+/// A flow key and a mask. [`Match::new`] stores the key masked; a megaflow
+/// keeps the unmasked key of the packet that caused its upcall (as OVS does,
+/// and as `dpctl/dump-flows` prints it), so code must compare through the mask
+/// ([`Match::matches`], [`Match::same_as`]), never `key` alone.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Match {
     /// Masked key.
@@ -29,6 +32,11 @@ impl Match {
     /// True if `flow` matches.
     pub fn matches(&self, flow: &Flow) -> bool {
         self.key.equal_masked(flow, &self.mask)
+    }
+
+    /// True if both match exactly the same packets (same mask, same masked key).
+    pub fn same_as(&self, other: &Match) -> bool {
+        self.mask == other.mask && self.key.equal_masked(&other.key, &self.mask)
     }
 }
 
