@@ -63,14 +63,47 @@ impl UpcallHandler for NoUpcall {
     }
 }
 
-fn run_batch(fp: &mut FastPath, pool: &mut VecDeque<Box<DpPacket>>, now: u64) {
-    let mut batch = PacketBatch::new();
-    for _ in 0..NETDEV_MAX_BURST {
-        let mut p = pool.pop_front().expect("pool never empties");
-        p.md.init(IN_PORT);
-        batch.push(p);
+/// An in-memory port: "receives" by copying the next frame of `frames` into a
+/// recycled packet buffer (what a NIC's DMA or DPDK's `net_pcap` replay
+/// does), so the buffers stay cache-hot while the traffic cycles through any
+/// number of flows.
+struct Rx {
+    frames: Vec<Vec<u8>>,
+    next: usize,
+    pool: VecDeque<Box<DpPacket>>,
+}
+
+impl Rx {
+    fn new(frames: Vec<Vec<u8>>) -> Rx {
+        let pool = (0..4 * NETDEV_MAX_BURST)
+            .map(|_| Box::new(DpPacket::default()))
+            .collect();
+        Rx {
+            frames,
+            next: 0,
+            pool,
+        }
     }
-    let mut sink = Sink { pool, sent: 0 };
+
+    fn burst(&mut self) -> PacketBatch {
+        let mut batch = PacketBatch::new();
+        for _ in 0..NETDEV_MAX_BURST {
+            let mut p = self.pool.pop_front().expect("pool refilled by the sink");
+            p.set_frame(&self.frames[self.next]);
+            self.next = (self.next + 1) % self.frames.len();
+            p.md.init(IN_PORT);
+            batch.push(p);
+        }
+        batch
+    }
+}
+
+fn run_batch(fp: &mut FastPath, rx: &mut Rx, now: u64) {
+    let batch = rx.burst();
+    let mut sink = Sink {
+        pool: &mut rx.pool,
+        sent: 0,
+    };
     fp.process(batch, now, &mut sink, &mut NoUpcall);
     debug_assert_eq!(sink.sent, NETDEV_MAX_BURST as u64);
 }
@@ -113,18 +146,15 @@ fn bench_one_flow(c: &mut Criterion) {
         emc_insert_inv_prob: 1,
         smc_enable: false,
     });
-    let frame = udp_frame(0x0a000001, 0x0a000002, 1000, 2000);
-    let mut pool: VecDeque<Box<DpPacket>> = (0..256)
-        .map(|_| Box::new(DpPacket::from_slice(&frame)))
-        .collect();
+    let mut rx = Rx::new(vec![udp_frame(0x0a000001, 0x0a000002, 1000, 2000)]);
     let mut g = c.benchmark_group("fastpath");
     g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
     g.bench_function("1flow_emc_hit", |b| {
-        b.iter(|| run_batch(&mut fp, &mut pool, 1))
+        b.iter(|| run_batch(&mut fp, &mut rx, 1))
     });
     g.finish();
     let s = fp.stats;
-    assert!(s.emc_hit > s.recv / 2, "expected EMC hits: {s:?}");
+    assert!(s.emc_hit >= s.recv / 2, "expected EMC hits: {s:?}");
 }
 
 /// The 8 megaflow masks of case (b): every mask matches in_port, recirc_id,
@@ -161,7 +191,7 @@ fn mask_k(k: usize) -> Flow {
 fn bench_100k_flows(c: &mut Criterion) {
     const N_FLOWS: usize = 100_000;
     let mut fp = FastPath::new(FastPathConfig::default());
-    let mut pool = VecDeque::with_capacity(N_FLOWS);
+    let mut frames = Vec::with_capacity(N_FLOWS);
     for i in 0..N_FLOWS {
         let k = i % 8;
         let dst = 0x0b00_0000 + i as u32;
@@ -171,8 +201,7 @@ fn bench_100k_flows(c: &mut Criterion) {
             5000 + k as u16,
         );
         let frame = udp_frame(src, dst, sport, dport);
-        let mut p = Box::new(DpPacket::with_capacity(128, 64));
-        p.set_frame(&frame);
+        let mut p = DpPacket::from_slice(&frame);
         p.md.init(IN_PORT);
         let key = dp_core::extract::extract_flow(&mut p);
         fp.table
@@ -183,8 +212,9 @@ fn bench_100k_flows(c: &mut Criterion) {
                 PutFlags::CREATE,
             )
             .unwrap();
-        pool.push_back(p);
+        frames.push(frame);
     }
+    let mut rx = Rx::new(frames);
     assert_eq!(fp.table.len(), N_FLOWS);
     let mut g = c.benchmark_group("fastpath");
     g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
@@ -192,11 +222,14 @@ fn bench_100k_flows(c: &mut Criterion) {
     g.bench_function("100k_flows_8_masks", |b| {
         b.iter(|| {
             now += 1000;
-            run_batch(&mut fp, &mut pool, now)
+            run_batch(&mut fp, &mut rx, now)
         })
     });
     g.finish();
     let s = fp.stats;
+    if s.recv == 0 {
+        return; // filtered out
+    }
     assert_eq!(s.lost + s.malformed, 0, "{s:?}");
     println!(
         "100k flows: emc hits {:.1}%, megaflow hits {:.1}%, avg subtable lookups per megaflow hit {:.2}",

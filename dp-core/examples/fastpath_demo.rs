@@ -159,7 +159,7 @@ fn main() {
     for (_, f) in fp.table.dump() {
         let d = DumpedFlow {
             ufid: None,
-            m: f.m.clone(),
+            m: (*f.m).clone(),
             stats: f.stats,
             actions: f.actions.clone(),
         };

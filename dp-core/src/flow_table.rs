@@ -48,8 +48,9 @@ pub struct Megaflow {
     /// Unique flow id.
     pub ufid: Ufid,
     /// Key and mask (full form, for dumps). The key is the unmasked key the
-    /// flow was installed with, as OVS keeps and prints it.
-    pub m: Match,
+    /// flow was installed with, as OVS keeps and prints it. Boxed: the fast
+    /// path never reads it, so it stays out of the megaflow's hot cache lines.
+    pub m: Box<Match>,
     /// Compact form used by the classifier.
     pub mm: Minimatch,
     /// Datapath actions.
@@ -326,7 +327,7 @@ impl FlowTable {
         }
         let flow = Megaflow {
             ufid,
-            m: m.clone(),
+            m: Box::new(m.clone()),
             mm,
             actions,
             stats: FlowStats::default(),
