@@ -68,7 +68,9 @@ impl UpcallHandler for NoUpcall {
 /// does), so the buffers stay cache-hot while the traffic cycles through any
 /// number of flows.
 struct Rx {
-    frames: Vec<Vec<u8>>,
+    /// Equal-length frames back to back, like a pcap replayed from memory.
+    frames: Vec<u8>,
+    frame_len: usize,
     next: usize,
     pool: VecDeque<Box<DpPacket>>,
 }
@@ -78,8 +80,11 @@ impl Rx {
         let pool = (0..4 * NETDEV_MAX_BURST)
             .map(|_| Box::new(DpPacket::default()))
             .collect();
+        let frame_len = frames[0].len();
+        assert!(frames.iter().all(|f| f.len() == frame_len));
         Rx {
-            frames,
+            frames: frames.concat(),
+            frame_len,
             next: 0,
             pool,
         }
@@ -89,8 +94,9 @@ impl Rx {
         let mut batch = PacketBatch::new();
         for _ in 0..NETDEV_MAX_BURST {
             let mut p = self.pool.pop_front().expect("pool refilled by the sink");
-            p.set_frame(&self.frames[self.next]);
-            self.next = (self.next + 1) % self.frames.len();
+            let at = self.next * self.frame_len;
+            p.set_frame(&self.frames[at..at + self.frame_len]);
+            self.next = (self.next + 1) % (self.frames.len() / self.frame_len);
             p.md.init(IN_PORT);
             batch.push(p);
         }

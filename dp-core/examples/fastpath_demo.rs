@@ -159,9 +159,9 @@ fn main() {
     for (_, f) in fp.table.dump() {
         let d = DumpedFlow {
             ufid: None,
-            m: (*f.m).clone(),
+            m: f.m.clone(),
             stats: f.stats,
-            actions: f.actions.clone(),
+            actions: f.actions.to_vec(),
         };
         println!("{}", format_flow(&d, now));
     }

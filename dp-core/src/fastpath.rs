@@ -295,7 +295,7 @@ impl FastPath {
                 let i = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 if let Some(r) = self.emc.lookup(&self.keys[i]) {
-                    if self.table.get_ref(r).is_some() {
+                    if self.table.is_live(r) {
                         self.flows[i] = Some(r);
                         todo &= !(1 << i);
                         self.stats.emc_hit += 1;
@@ -454,12 +454,9 @@ impl FastPath {
                 let tcp_flags = keys[..n]
                     .iter()
                     .fold(0u16, |a, k| a | k.get(fields::TCP_FLAGS) as u16);
-                let bytes = batch.bytes();
-                if let Some(f) = table.get_ref_mut(r0) {
-                    f.account(n as u64, bytes, tcp_flags, now_ns);
-                }
-                if let Some(f) = table.get_ref(r0) {
-                    execute_actions(&mut ectx, batch, &f.actions);
+                table.account(r0, n as u64, batch.bytes(), tcp_flags, now_ns);
+                if let Some(actions) = table.actions(r0) {
+                    execute_actions(&mut ectx, batch, actions);
                 }
                 return;
             }
@@ -470,9 +467,7 @@ impl FastPath {
             // directly after the upcall) are dropped here.
             let Some(r) = flows[i] else { continue };
             let tcp_flags = keys[i].get(fields::TCP_FLAGS) as u16;
-            if let Some(f) = table.get_ref_mut(r) {
-                f.account(1, pkt.len() as u64, tcp_flags, now_ns);
-            }
+            table.account(r, 1, pkt.len() as u64, tcp_flags, now_ns);
             match groups.iter_mut().rev().find(|(g, _)| *g == r) {
                 Some((_, b)) => b.push(pkt),
                 None => {
@@ -485,8 +480,8 @@ impl FastPath {
             }
         }
         for (r, b) in groups.drain(..) {
-            if let Some(f) = table.get_ref(r) {
-                execute_actions(&mut ectx, b, &f.actions);
+            if let Some(actions) = table.actions(r) {
+                execute_actions(&mut ectx, b, actions);
             }
         }
     }

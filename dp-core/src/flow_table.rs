@@ -42,15 +42,15 @@ pub struct FlowRef {
     gen: u32,
 }
 
-/// An installed datapath flow (OVS `dp_netdev_flow`).
+/// An installed datapath flow (OVS `dp_netdev_flow`), as returned by
+/// [`FlowTable::del`]; lookups and dumps borrow a [`MegaflowRef`] instead.
 #[derive(Clone, Debug)]
 pub struct Megaflow {
     /// Unique flow id.
     pub ufid: Ufid,
-    /// Key and mask (full form, for dumps). The key is the unmasked key the
-    /// flow was installed with, as OVS keeps and prints it. Boxed: the fast
-    /// path never reads it, so it stays out of the megaflow's hot cache lines.
-    pub m: Box<Match>,
+    /// Key and mask. The key is the unmasked key the flow was installed
+    /// with, as OVS keeps and prints it.
+    pub m: Match,
     /// Compact form used by the classifier.
     pub mm: Minimatch,
     /// Datapath actions.
@@ -59,7 +59,22 @@ pub struct Megaflow {
     pub stats: FlowStats,
 }
 
-impl Megaflow {
+/// A borrowed view of an installed megaflow.
+#[derive(Clone, Copy, Debug)]
+pub struct MegaflowRef<'a> {
+    /// Unique flow id.
+    pub ufid: Ufid,
+    /// Key (unmasked, as installed) and mask.
+    pub m: &'a Match,
+    /// Compact form used by the classifier.
+    pub mm: &'a Minimatch,
+    /// Datapath actions.
+    pub actions: &'a [OdpAction],
+    /// Hit statistics.
+    pub stats: FlowStats,
+}
+
+impl MegaflowRef<'_> {
     /// Datapath input port the flow matches (always exact).
     pub fn in_port(&self) -> u32 {
         self.m.key.get(fields::IN_PORT) as u32
@@ -71,14 +86,15 @@ impl Megaflow {
         self.mm.matches(key)
     }
 
-    /// Accounts `packets` packets of `bytes` bytes with TCP flags `tcp_flags`
-    /// at monotonic time `now_ns`.
-    #[inline]
-    pub fn account(&mut self, packets: u64, bytes: u64, tcp_flags: u16, now_ns: u64) {
-        self.stats.packets += packets;
-        self.stats.bytes += bytes;
-        self.stats.tcp_flags |= tcp_flags;
-        self.stats.used_ns = Some(now_ns);
+    /// An owned copy.
+    pub fn to_megaflow(&self) -> Megaflow {
+        Megaflow {
+            ufid: self.ufid,
+            m: self.m.clone(),
+            mm: self.mm.clone(),
+            actions: self.actions.to_vec(),
+            stats: self.stats,
+        }
     }
 }
 
@@ -159,15 +175,30 @@ impl PutOutcome {
     }
 }
 
-struct Slot {
+/// What the fast path touches per packet, in one cache line: generation,
+/// liveness, statistics and the action list.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct HotSlot {
     gen: u32,
-    flow: Option<Megaflow>,
+    live: bool,
+    stats: FlowStats,
+    actions: Box<[OdpAction]>,
+}
+
+/// What only verification (SMC), dumps and the control path read.
+#[derive(Debug)]
+struct ColdSlot {
+    ufid: Ufid,
+    m: Box<Match>,
+    mm: Minimatch,
 }
 
 /// A datapath flow table: megaflows by handle, by UFID and by in_port
 /// classifier. See the module documentation.
 pub struct FlowTable {
-    slots: Vec<Slot>,
+    hot: Vec<HotSlot>,
+    cold: Vec<Option<ColdSlot>>,
     free: Vec<u32>,
     by_ufid: HashMap<Ufid, FlowRef>,
     classifiers: HashMap<u32, Dpcls<FlowRef>>,
@@ -203,7 +234,8 @@ impl FlowTable {
     /// An empty table with the default megaflow limit.
     pub fn new() -> FlowTable {
         FlowTable {
-            slots: Vec::new(),
+            hot: Vec::new(),
+            cold: Vec::new(),
             free: Vec::new(),
             by_ufid: HashMap::new(),
             classifiers: HashMap::new(),
@@ -233,26 +265,58 @@ impl FlowTable {
         self.flow_limit = limit;
     }
 
-    /// Resolves a handle; `None` if the flow was deleted.
     #[inline]
-    pub fn get_ref(&self, r: FlowRef) -> Option<&Megaflow> {
-        match self.slots.get(r.idx as usize) {
-            Some(s) if s.gen == r.gen => s.flow.as_ref(),
+    fn live(&self, r: FlowRef) -> Option<&HotSlot> {
+        match self.hot.get(r.idx as usize) {
+            Some(h) if h.gen == r.gen && h.live => Some(h),
             _ => None,
         }
     }
 
-    /// Resolves a handle mutably; `None` if the flow was deleted.
+    /// True if the handle still refers to an installed flow.
     #[inline]
-    pub fn get_ref_mut(&mut self, r: FlowRef) -> Option<&mut Megaflow> {
-        match self.slots.get_mut(r.idx as usize) {
-            Some(s) if s.gen == r.gen => s.flow.as_mut(),
-            _ => None,
+    pub fn is_live(&self, r: FlowRef) -> bool {
+        self.live(r).is_some()
+    }
+
+    /// Resolves a handle; `None` if the flow was deleted.
+    #[inline]
+    pub fn get_ref(&self, r: FlowRef) -> Option<MegaflowRef<'_>> {
+        let h = self.live(r)?;
+        let c = self.cold[r.idx as usize].as_ref()?;
+        Some(MegaflowRef {
+            ufid: c.ufid,
+            m: &c.m,
+            mm: &c.mm,
+            actions: &h.actions,
+            stats: h.stats,
+        })
+    }
+
+    /// The actions of flow `r` (all the fast path needs after a hit), `None`
+    /// if the flow was deleted.
+    #[inline]
+    pub fn actions(&self, r: FlowRef) -> Option<&[OdpAction]> {
+        self.live(r).map(|h| &*h.actions)
+    }
+
+    /// Accounts `packets` packets of `bytes` bytes with TCP flags `tcp_flags`
+    /// at monotonic time `now_ns` to flow `r` (no-op if it was deleted).
+    #[inline]
+    pub fn account(&mut self, r: FlowRef, packets: u64, bytes: u64, tcp_flags: u16, now_ns: u64) {
+        if let Some(h) = self.hot.get_mut(r.idx as usize) {
+            if h.gen == r.gen && h.live {
+                let s = &mut h.stats;
+                s.packets += packets;
+                s.bytes += bytes;
+                s.tcp_flags |= tcp_flags;
+                s.used_ns = Some(now_ns);
+            }
         }
     }
 
     /// The flow with UFID `ufid`, if any.
-    pub fn get(&self, ufid: &Ufid) -> Option<&Megaflow> {
+    pub fn get(&self, ufid: &Ufid) -> Option<MegaflowRef<'_>> {
         self.by_ufid.get(ufid).and_then(|r| self.get_ref(*r))
     }
 
@@ -297,7 +361,9 @@ impl FlowTable {
 
         let existing = match self.by_ufid.get(&ufid) {
             Some(r) => {
-                let f = self.get_ref(*r).expect("ufid index points at live flows");
+                let f = self.cold[r.idx as usize]
+                    .as_ref()
+                    .expect("ufid index points at live flows");
                 if f.mm != mm {
                     return Err(FlowTableError::InvalidMatch(format!(
                         "ufid:{ufid} is in use by a flow with a different match"
@@ -311,11 +377,11 @@ impl FlowTable {
             if !flags.modify {
                 return Err(FlowTableError::Exists);
             }
-            let f = self.get_ref_mut(r).expect("live flow");
-            f.actions = actions;
-            let old = f.stats;
+            let h = &mut self.hot[r.idx as usize];
+            h.actions = actions.into_boxed_slice();
+            let old = h.stats;
             if flags.zero_stats {
-                f.stats = FlowStats::default();
+                h.stats = FlowStats::default();
             }
             return Ok(PutOutcome::Modified(r, old));
         }
@@ -325,33 +391,35 @@ impl FlowTable {
         if self.n_flows >= self.flow_limit {
             return Err(FlowTableError::FlowLimit(self.flow_limit));
         }
-        let flow = Megaflow {
+        let cold = ColdSlot {
             ufid,
             m: Box::new(m.clone()),
             mm,
-            actions,
-            stats: FlowStats::default(),
         };
+        let actions = actions.into_boxed_slice();
         let r = match self.free.pop() {
             Some(idx) => {
-                let s = &mut self.slots[idx as usize];
-                s.flow = Some(flow);
-                FlowRef { idx, gen: s.gen }
+                let h = &mut self.hot[idx as usize];
+                h.live = true;
+                h.stats = FlowStats::default();
+                h.actions = actions;
+                self.cold[idx as usize] = Some(cold);
+                FlowRef { idx, gen: h.gen }
             }
             None => {
-                let idx = u32::try_from(self.slots.len())
+                let idx = u32::try_from(self.hot.len())
                     .map_err(|_| FlowTableError::FlowLimit(self.flow_limit))?;
-                self.slots.push(Slot {
+                self.hot.push(HotSlot {
                     gen: 0,
-                    flow: Some(flow),
+                    live: true,
+                    stats: FlowStats::default(),
+                    actions,
                 });
+                self.cold.push(Some(cold));
                 FlowRef { idx, gen: 0 }
             }
         };
-        let f = self.slots[r.idx as usize]
-            .flow
-            .as_ref()
-            .expect("just stored");
+        let f = self.cold[r.idx as usize].as_ref().expect("just stored");
         self.classifiers
             .entry(in_port)
             .or_default()
@@ -366,7 +434,7 @@ impl FlowTable {
         // overlap, a lookup of that key finds it if it exists.
         let key = FlowKey::from_flow(&mm.key_flow());
         let r = self.classifiers.get_mut(&in_port)?.lookup(&key)?;
-        (self.get_ref(r)?.mm == *mm).then_some(r)
+        (self.cold[r.idx as usize].as_ref()?.mm == *mm).then_some(r)
     }
 
     /// Deletes the flow with UFID `ufid` and returns it (with its final stats).
@@ -381,33 +449,43 @@ impl FlowTable {
 
     /// Deletes the flow `r`, if it is still installed.
     pub fn del_ref(&mut self, r: FlowRef) -> Option<Megaflow> {
-        let slot = self.slots.get_mut(r.idx as usize)?;
-        if slot.gen != r.gen {
-            return None;
-        }
-        let flow = slot.flow.take()?;
-        slot.gen = slot.gen.wrapping_add(1);
+        self.live(r)?;
+        let c = self.cold[r.idx as usize].take()?;
+        let h = &mut self.hot[r.idx as usize];
+        h.live = false;
+        h.gen = h.gen.wrapping_add(1);
+        let actions = std::mem::take(&mut h.actions).into_vec();
+        let stats = h.stats;
         self.free.push(r.idx);
-        self.by_ufid.remove(&flow.ufid);
-        let in_port = flow.in_port();
+        self.by_ufid.remove(&c.ufid);
+        let in_port = c.m.key.get(fields::IN_PORT) as u32;
         if let Some(cls) = self.classifiers.get_mut(&in_port) {
-            cls.remove(&flow.mm);
+            cls.remove(&c.mm);
             if cls.is_empty() {
                 self.classifiers.remove(&in_port);
             }
         }
         self.n_flows -= 1;
-        Some(flow)
+        Some(Megaflow {
+            ufid: c.ufid,
+            m: *c.m,
+            mm: c.mm,
+            actions,
+            stats,
+        })
     }
 
     /// Deletes every flow (OVS `dpif_flow_flush`).
     pub fn flush(&mut self) {
-        for s in self.slots.iter_mut() {
-            if s.flow.take().is_some() {
-                s.gen = s.gen.wrapping_add(1);
+        for (h, c) in self.hot.iter_mut().zip(self.cold.iter_mut()) {
+            if h.live {
+                h.live = false;
+                h.gen = h.gen.wrapping_add(1);
+                h.actions = Box::default();
+                *c = None;
             }
         }
-        self.free = (0..self.slots.len() as u32).rev().collect();
+        self.free = (0..self.hot.len() as u32).rev().collect();
         self.by_ufid.clear();
         self.classifiers.clear();
         self.n_flows = 0;
@@ -415,17 +493,13 @@ impl FlowTable {
 
     /// Every installed flow with its handle, in slot order (OVS
     /// `dpif_flow_dump`: key, mask, actions and stats).
-    pub fn dump(&self) -> impl Iterator<Item = (FlowRef, &Megaflow)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.flow.as_ref().map(|f| {
-                (
-                    FlowRef {
-                        idx: i as u32,
-                        gen: s.gen,
-                    },
-                    f,
-                )
-            })
+    pub fn dump(&self) -> impl Iterator<Item = (FlowRef, MegaflowRef<'_>)> {
+        (0..self.hot.len()).filter_map(|i| {
+            let r = FlowRef {
+                idx: i as u32,
+                gen: self.hot[i].gen,
+            };
+            self.get_ref(r).map(|f| (r, f))
         })
     }
 
