@@ -1,0 +1,351 @@
+//! One PMD thread (or the non-PMD thread): its poll loop, its fast path and
+//! the action context that connects the fast path to ports.
+
+use crate::{ConntrackHook, UpcallProvider};
+use crossbeam_channel::{Receiver, Sender};
+use dp_core::actions::{ActionContext, CtAction, OdpAction, OdpPort, UserspaceAction};
+use dp_core::fastpath::{FastPath, FastPathConfig, PmdStats, Upcall, UpcallHandler};
+use dp_core::flow::Flow;
+use dp_core::flow_table::{FlowTableError, Megaflow, PutFlags, PutOutcome};
+use dp_core::matches::{Match, Ufid};
+use dp_core::packet::{DpPacket, PacketBatch, NETDEV_MAX_BURST};
+use netdev::Netdev;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Datapath ports by number, shared read-only with the threads (replaced,
+/// never mutated, on reconfiguration).
+pub(crate) type PortMap = Arc<HashMap<OdpPort, Arc<dyn Netdev>>>;
+
+/// An rx queue a thread polls.
+#[derive(Clone)]
+pub(crate) struct PollQueue {
+    pub port_no: OdpPort,
+    pub netdev: Arc<dyn Netdev>,
+    pub qid: usize,
+    /// Processing time spent on this queue, ns (read by the scheduler and
+    /// `pmd-rxq-show`).
+    pub busy_ns: Arc<AtomicU64>,
+}
+
+/// Counters of a thread beyond the fast path's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadStats {
+    /// Fast-path counters.
+    pub fast: PmdStats,
+    /// Packets handed to ports.
+    pub sent_pkts: u64,
+    /// tx bursts those packets went out in.
+    pub sent_batches: u64,
+    /// Time spent in iterations that received nothing, ns.
+    pub idle_ns: u64,
+    /// Time spent in iterations that processed packets, ns.
+    pub busy_ns: u64,
+}
+
+/// Requests from the control thread. Replies go back on the channel each
+/// request carries.
+pub(crate) enum Cmd {
+    Reload {
+        polls: Vec<PollQueue>,
+        ports: PortMap,
+        done: Sender<()>,
+    },
+    Configure {
+        fast: FastPathConfig,
+        flow_limit: usize,
+        max_sleep_us: u64,
+    },
+    FlowPut {
+        m: Box<Match>,
+        ufid: Option<Ufid>,
+        actions: Vec<OdpAction>,
+        flags: PutFlags,
+        reply: Sender<Result<PutOutcome, FlowTableError>>,
+    },
+    FlowDel {
+        ufid: Ufid,
+        reply: Sender<Result<Megaflow, FlowTableError>>,
+    },
+    FlowDump {
+        reply: Sender<Vec<Megaflow>>,
+    },
+    FlowFlush {
+        done: Sender<()>,
+    },
+    Stats {
+        reply: Sender<ThreadStats>,
+    },
+    StatsClear,
+    Quit,
+}
+
+/// Adapts the shared provider to the fast path's per-owner handler trait.
+struct Upcaller<'a>(&'a dyn UpcallProvider);
+
+impl UpcallHandler for Upcaller<'_> {
+    fn upcall(&mut self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
+        self.0.upcall(pkt, flow)
+    }
+}
+
+/// The action context of a thread: output is buffered per port and flushed
+/// after each received batch (OVS output batching).
+struct Ctx<'a> {
+    ports: &'a PortMap,
+    tx: &'a mut HashMap<OdpPort, PacketBatch>,
+    txq: usize,
+    provider: &'a dyn UpcallProvider,
+    conntrack: Option<&'a dyn ConntrackHook>,
+    rng: &'a mut u64,
+    start: Instant,
+    stats: &'a mut ThreadStats,
+}
+
+impl Ctx<'_> {
+    fn flush_port(&mut self, port: OdpPort) {
+        let Some(buf) = self.tx.get_mut(&port) else {
+            return;
+        };
+        if buf.is_empty() {
+            return;
+        }
+        match self.ports.get(&port) {
+            Some(nd) => {
+                let n = nd.tx_burst(self.txq, buf);
+                self.stats.sent_pkts += n as u64;
+                self.stats.sent_batches += 1;
+            }
+            None => buf.pkts.clear(),
+        }
+    }
+
+    fn flush_all(&mut self) {
+        let ports: Vec<OdpPort> = self
+            .tx
+            .iter()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ports {
+            self.flush_port(p);
+        }
+    }
+}
+
+impl ActionContext for Ctx<'_> {
+    fn output(&mut self, port: OdpPort, batch: PacketBatch) {
+        let buf = self.tx.entry(port).or_default();
+        buf.pkts.extend(batch.pkts);
+        if buf.len() >= NETDEV_MAX_BURST {
+            self.flush_port(port);
+        }
+    }
+
+    fn userspace(&mut self, action: &UserspaceAction, batch: PacketBatch) {
+        for p in batch.pkts {
+            self.provider.userspace(action, p);
+        }
+    }
+
+    fn recirc(&mut self, batch: PacketBatch) {
+        // The fast path intercepts recirculation before it reaches here.
+        drop(batch);
+    }
+
+    fn ct(&mut self, action: &CtAction, batch: &mut PacketBatch) {
+        match self.conntrack {
+            Some(ct) => ct.execute(batch, action, self.now_ns()),
+            None => {
+                for p in batch.pkts.iter_mut() {
+                    p.md.ct_state =
+                        dp_core::flow::ct_state::TRACKED | dp_core::flow::ct_state::INVALID;
+                    p.md.ct_zone = action.zone;
+                }
+            }
+        }
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        // xorshift64*
+        let mut x = *self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *self.rng = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+}
+
+/// Everything a thread owns.
+pub(crate) struct PmdThread {
+    pub core: Option<usize>,
+    pub txq: usize,
+    pub cmds: Receiver<Cmd>,
+    pub provider: Arc<dyn UpcallProvider>,
+    pub conntrack: Option<Arc<dyn ConntrackHook>>,
+    pub fast: FastPathConfig,
+    pub flow_limit: usize,
+    pub max_sleep_us: u64,
+    pub start: Instant,
+}
+
+/// A thread's mutable state.
+struct State {
+    fp: FastPath,
+    polls: Vec<PollQueue>,
+    ports: PortMap,
+    tx: HashMap<OdpPort, PacketBatch>,
+    stats: ThreadStats,
+    max_sleep_us: u64,
+}
+
+impl State {
+    /// Handles one request; false on [`Cmd::Quit`].
+    fn handle(&mut self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Reload { polls, ports, done } => {
+                self.polls = polls;
+                self.ports = ports;
+                let ports = &self.ports;
+                self.tx.retain(|port, _| ports.contains_key(port));
+                let _ = done.send(());
+            }
+            Cmd::Configure {
+                fast,
+                flow_limit,
+                max_sleep_us,
+            } => {
+                self.fp.configure(fast);
+                self.fp.table.set_flow_limit(flow_limit);
+                self.max_sleep_us = max_sleep_us;
+            }
+            Cmd::FlowPut {
+                m,
+                ufid,
+                actions,
+                flags,
+                reply,
+            } => {
+                let _ = reply.send(self.fp.table.put(&m, ufid, actions, flags));
+            }
+            Cmd::FlowDel { ufid, reply } => {
+                let _ = reply.send(self.fp.table.del(&ufid));
+            }
+            Cmd::FlowDump { reply } => {
+                let all = self.fp.table.dump().map(|(_, f)| f.to_megaflow()).collect();
+                let _ = reply.send(all);
+            }
+            Cmd::FlowFlush { done } => {
+                self.fp.table.flush();
+                self.fp.clear_caches();
+                let _ = done.send(());
+            }
+            Cmd::Stats { reply } => {
+                let mut s = self.stats;
+                s.fast = self.fp.stats;
+                let _ = reply.send(s);
+            }
+            Cmd::StatsClear => {
+                self.fp.clear_stats();
+                self.stats = ThreadStats::default();
+            }
+            Cmd::Quit => return false,
+        }
+        true
+    }
+}
+
+impl PmdThread {
+    /// The poll loop; returns on [`Cmd::Quit`] or when the control side is
+    /// gone.
+    pub fn run(self) {
+        if let Some(core) = self.core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: core });
+        }
+        let mut st = State {
+            fp: FastPath::new(self.fast),
+            polls: Vec::new(),
+            ports: Arc::new(HashMap::new()),
+            tx: HashMap::new(),
+            stats: ThreadStats::default(),
+            max_sleep_us: self.max_sleep_us,
+        };
+        st.fp.table.set_flow_limit(self.flow_limit);
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ self.txq as u64;
+        let mut sleep_us = 0u64;
+        let mut rx = PacketBatch::new();
+        loop {
+            let iter_start = Instant::now();
+            let mut got = 0usize;
+            for q in &st.polls {
+                let t0 = Instant::now();
+                match q.netdev.rx_burst(q.qid, &mut rx) {
+                    Ok(n) if n > 0 => {
+                        got += n;
+                        for p in rx.pkts.iter_mut() {
+                            p.md.init(q.port_no);
+                        }
+                        let batch = std::mem::replace(&mut rx, PacketBatch::new());
+                        let mut ctx = Ctx {
+                            ports: &st.ports,
+                            tx: &mut st.tx,
+                            txq: self.txq,
+                            provider: &*self.provider,
+                            conntrack: self.conntrack.as_deref(),
+                            rng: &mut rng,
+                            start: self.start,
+                            stats: &mut st.stats,
+                        };
+                        let now = ctx.now_ns();
+                        st.fp
+                            .process(batch, now, &mut ctx, &mut Upcaller(&*self.provider));
+                        ctx.flush_all();
+                        q.busy_ns
+                            .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    }
+                    _ => rx.pkts.clear(),
+                }
+            }
+            let spent = iter_start.elapsed().as_nanos() as u64;
+            if got > 0 {
+                st.stats.busy_ns += spent;
+                sleep_us = 0;
+            } else {
+                st.stats.idle_ns += spent;
+                if st.max_sleep_us > 0 {
+                    // Back off while idle, as OVS's pmd-maxsleep does.
+                    sleep_us = (sleep_us + 1).min(st.max_sleep_us);
+                    let t = Instant::now();
+                    std::thread::sleep(Duration::from_micros(sleep_us));
+                    st.stats.idle_ns += t.elapsed().as_nanos() as u64;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            while let Ok(cmd) = self.cmds.try_recv() {
+                if !st.handle(cmd) {
+                    return;
+                }
+            }
+            if st.polls.is_empty() {
+                // Nothing to poll: wait for a request instead of spinning.
+                match self.cmds.recv_timeout(Duration::from_millis(10)) {
+                    Ok(cmd) => {
+                        if !st.handle(cmd) {
+                            return;
+                        }
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                }
+            }
+        }
+    }
+}
