@@ -3,8 +3,16 @@
 # this project's kind (Rust toolchain already present). Idempotent.
 set -euo pipefail
 
+# The afxdp port (netdev crate, xsk-rs -> libxdp-sys -> libbpf-sys) builds
+# libxdp and libbpf from the sources vendored in those crates: make, gcc,
+# clang and llvm (llc) compile libxdp and its BPF programs (clang >= 11), m4
+# expands the dispatcher template, libelf-dev and zlib1g-dev are linked,
+# libpcap-dev is probed by xdp-tools' configure, and bindgen loads libclang.
+# The system libbpf-dev/libxdp-dev are not needed (and left out so that
+# xdp-tools' configure uses its own libbpf headers); iproute2 creates the
+# veth pairs and namespaces the afxdp tests run on.
 need_apt=()
-for pkg in pkg-config; do
+for pkg in pkg-config make gcc clang llvm libclang-dev m4 libelf-dev zlib1g-dev libpcap-dev iproute2; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -44,3 +52,9 @@ done
 
 command -v cargo >/dev/null || { echo "setup: cargo not found (the machine's Rust toolchain is required)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# AF_XDP sockets: libxdp pins its programs under a bpffs at /sys/fs/bpf
+# (LIBXDP_BPFFS overrides the path); mount one where the machine has none.
+if [ "$(id -u)" = 0 ] && [ -d /sys/fs/bpf ] && ! mountpoint -q /sys/fs/bpf; then
+    mount -t bpf bpf /sys/fs/bpf || echo "setup: could not mount bpffs on /sys/fs/bpf" >&2
+fi
