@@ -8,11 +8,14 @@ set -euo pipefail
 # clang and llvm (llc) compile libxdp and its BPF programs (clang >= 11), m4
 # expands the dispatcher template, libelf-dev and zlib1g-dev are linked,
 # libpcap-dev is probed by xdp-tools' configure, and bindgen loads libclang.
-# The system libbpf-dev/libxdp-dev are not needed (and left out so that
-# xdp-tools' configure uses its own libbpf headers); iproute2 creates the
-# veth pairs and namespaces the afxdp tests run on.
+# xdp-tools' configure compiles libxdp against the system libbpf when
+# pkg-config finds one (libbpf-dev, which the DPDK packages pull in too) and
+# against its own copy otherwise; libbpf-dev is listed so that the build is
+# the same either way. iproute2 and python3 run the afxdp tests (veth pairs in
+# namespaces, raw AF_PACKET sockets).
 need_apt=()
-for pkg in pkg-config make gcc clang llvm libclang-dev m4 libelf-dev zlib1g-dev libpcap-dev iproute2; do
+for pkg in pkg-config make gcc clang llvm libclang-dev m4 libelf-dev zlib1g-dev libpcap-dev libbpf-dev \
+    iproute2 python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -326,10 +326,8 @@ pub fn detach_xdp_program(name: &str, mode: XdpMode) -> Result<bool, NetdevError
     let ifindex = ifindex_of(name)?;
     let modes: &[XdpMode] = match mode {
         XdpMode::BestEffort => &[XdpMode::Native, XdpMode::Generic],
-        m => std::slice::from_ref(match m {
-            XdpMode::NativeZeroCopy => &XdpMode::Native,
-            _ => &mode,
-        }),
+        XdpMode::NativeZeroCopy | XdpMode::Native => &[XdpMode::Native],
+        XdpMode::Generic => &[XdpMode::Generic],
     };
     let mut detached = false;
     for m in modes {

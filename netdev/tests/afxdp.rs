@@ -417,6 +417,15 @@ fn exchange(mode: &str, need_wakeup: &str, expect_mode: XdpMode) {
     assert_eq!(st.tx_dropped, 1, "{st:?}");
     assert_eq!(st.tx_errors, 0, "{st:?}");
 
+    // MTU: set through the port, bounded by the UMEM frame.
+    port.set_mtu(1400).expect("set_mtu 1400");
+    assert_eq!(port.mtu(), 1400);
+    assert!(matches!(
+        port.set_mtu(MAX_FRAME_LEN as u32),
+        Err(NetdevError::InvalidOption { .. })
+    ));
+    port.set_mtu(1500).expect("set_mtu 1500");
+
     // An rx queue the port does not have is an error, not a panic.
     let mut batch = PacketBatch::new();
     assert!(port.rx_burst(1, &mut batch).is_err());
@@ -467,6 +476,7 @@ fn zero_copy_on_veth_is_a_clear_error_and_leaves_nothing() {
         }
         e => panic!("unexpected error {e}"),
     }
+    eprintln!("zero copy on veth: {err}");
     let link = veth.host_link();
     assert!(!link.contains("xdp"), "program left behind:\n{link}");
 }
@@ -487,6 +497,31 @@ fn quick_reopen_retries_busy_queue() {
     let port = AfxdpNetdev::open(&veth.host, &o).unwrap();
     let peer_mac = veth.peer_mac();
     let f = frame(port.mac(), peer_mac, "re", 0, 100);
+    veth.send_from_peer(std::slice::from_ref(&f));
+    assert_eq!(receive(&*port, 1), vec![f]);
+    drop(port);
+    assert!(!veth.host_link().contains("xdp"));
+}
+
+/// A queue still bound by another socket answers EBUSY; the open keeps
+/// retrying (as it does right after a close, while the kernel releases the
+/// queue) and succeeds once the holder is gone.
+#[test]
+fn open_waits_out_a_busy_queue() {
+    if !prerequisites() {
+        return;
+    }
+    let veth = Veth::new(1);
+    let o = opts(&[("xdp-mode", "generic")]);
+    let holder = AfxdpNetdev::open(&veth.host, &o).expect("first open");
+    let releaser = std::thread::spawn(move || {
+        // Well inside the retry window (afxdp::BUSY_RETRY_FOR).
+        std::thread::sleep(afxdp::BUSY_RETRY_FOR / 10);
+        drop(holder);
+    });
+    let port = AfxdpNetdev::open(&veth.host, &o).expect("open once the queue is free");
+    releaser.join().unwrap();
+    let f = frame(port.mac(), veth.peer_mac(), "busy", 0, 90);
     veth.send_from_peer(std::slice::from_ref(&f));
     assert_eq!(receive(&*port, 1), vec![f]);
     drop(port);
