@@ -3,8 +3,19 @@
 # this project's kind (Rust toolchain already present). Idempotent.
 set -euo pipefail
 
+# The afxdp port (netdev crate, xsk-rs -> libxdp-sys -> libbpf-sys) builds
+# libxdp and libbpf from the sources vendored in those crates: make, gcc,
+# clang and llvm (llc) compile libxdp and its BPF programs (clang >= 11), m4
+# expands the dispatcher template, libelf-dev and zlib1g-dev are linked,
+# libpcap-dev is probed by xdp-tools' configure, and bindgen loads libclang.
+# xdp-tools' configure compiles libxdp against the system libbpf when
+# pkg-config finds one (libbpf-dev, which the DPDK packages pull in too) and
+# against its own copy otherwise; libbpf-dev is listed so that the build is
+# the same either way. iproute2 and python3 run the afxdp tests (veth pairs in
+# namespaces, raw AF_PACKET sockets).
 need_apt=()
-for pkg in pkg-config; do
+for pkg in pkg-config make gcc clang llvm libclang-dev m4 libelf-dev zlib1g-dev libpcap-dev libbpf-dev \
+    iproute2 python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -44,3 +55,9 @@ done
 
 command -v cargo >/dev/null || { echo "setup: cargo not found (the machine's Rust toolchain is required)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# AF_XDP sockets: libxdp pins its programs under a bpffs at /sys/fs/bpf
+# (LIBXDP_BPFFS overrides the path); mount one where the machine has none.
+if [ "$(id -u)" = 0 ] && [ -d /sys/fs/bpf ] && ! mountpoint -q /sys/fs/bpf; then
+    mount -t bpf bpf /sys/fs/bpf || echo "setup: could not mount bpffs on /sys/fs/bpf" >&2
+fi

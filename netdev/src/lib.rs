@@ -23,6 +23,8 @@
 
 #![warn(missing_docs)]
 
+pub mod afxdp;
+
 use dp_core::packet::PacketBatch;
 use std::collections::BTreeMap;
 use std::fmt;
