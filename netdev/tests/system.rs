@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use dp_core::packet::{DpPacket, PacketBatch};
-use netdev::{LinkState, Netdev, NetdevError, Options};
+use netdev::{LinkState, NetdevError, Options};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
@@ -41,26 +41,26 @@ fn netns_helper() {
             for chunk in frames.chunks(32) {
                 n += dev.tx_burst(0, &mut batch_of(chunk));
             }
-            println!("SENT {n}");
+            println!("@@SENT {n}");
         }
         // capture IFACE N: print the first N crafted frames received.
         "capture" => {
             let dev = netdev::open(w[1], "system", &Options::new()).unwrap();
-            println!("READY");
+            println!("@@READY");
             let n: usize = w[2].parse().unwrap();
             for f in rx_frames(&*dev, n, is_test_frame) {
-                println!("FRAME {}", hex(&f));
+                println!("@@FRAME {}", hex(&f));
             }
         }
         // udprecv ADDR N: print the payloads of N datagrams to ADDR.
         "udprecv" => {
             let s = UdpSocket::bind(w[1]).unwrap();
             s.set_read_timeout(Some(GUARD)).unwrap();
-            println!("READY");
+            println!("@@READY");
             let mut buf = [0u8; 2048];
             for _ in 0..w[2].parse::<usize>().unwrap() {
                 match s.recv(&mut buf) {
-                    Ok(n) => println!("UDP {}", hex(&buf[..n])),
+                    Ok(n) => println!("@@UDP {}", hex(&buf[..n])),
                     Err(_) => break,
                 }
             }
@@ -69,7 +69,7 @@ fn netns_helper() {
         "udpsend" => {
             let s = UdpSocket::bind("0.0.0.0:0").unwrap();
             s.send_to(b"hello", w[1]).unwrap();
-            println!("SENT 1");
+            println!("@@SENT 1");
         }
         other => panic!("unknown helper command {other}"),
     }
@@ -99,7 +99,9 @@ fn unknown_type_and_bad_options() {
         "{err}"
     );
     for (k, v) in [("n_rxq", "0"), ("n_rxq", "x"), ("no_such_option", "1")] {
-        let err = netdev::open("lo", "system", &opts(&[(k, v)])).err().unwrap();
+        let err = netdev::open("lo", "system", &opts(&[(k, v)]))
+            .err()
+            .unwrap();
         match err {
             NetdevError::InvalidOption { option, .. } => assert_eq!(option, k),
             e => panic!("{k}={v}: {e:?}"),
@@ -118,7 +120,9 @@ fn rx_frames_from_namespace_with_vlan_and_stats() {
     assert!(!dev.is_pmd());
     assert_eq!((dev.n_rxq(), dev.n_txq()), (1, 1));
 
-    let mut sent: Vec<Vec<u8>> = (0..10).map(|i| test_frame(i, 60 + i as usize * 50)).collect();
+    let mut sent: Vec<Vec<u8>> = (0..10)
+        .map(|i| test_frame(i, 60 + i as usize * 50))
+        .collect();
     sent.push(vlan_frame(100, 0x8100, 0x2064)); // PCP 1, VID 100
     sent.push(vlan_frame(101, 0x88a8, 0x0fff)); // 802.1ad S-tag
     sent.push(vlan_frame(102, 0x8100, 0x0000)); // priority tag, VID 0
@@ -143,7 +147,16 @@ fn rx_frames_from_namespace_with_vlan_and_stats() {
 
     // A frame made by the kernel, not by this crate: the namespace's ARP
     // request for an address on the peer's subnet.
-    sh(&["ip", "-n", &v.ns, "addr", "add", "10.250.0.1/24", "dev", &v.peer]);
+    sh(&[
+        "ip",
+        "-n",
+        &v.ns,
+        "addr",
+        "add",
+        "10.250.0.1/24",
+        "dev",
+        &v.peer,
+    ]);
     let h = Helper::spawn(&v.ns, "udpsend 10.250.0.2:9");
     h.finish("SENT ");
     let arp = rx_frames(&*dev, 1, |f| f.len() >= 42 && f[12..14] == [0x08, 0x06]);
@@ -165,7 +178,9 @@ fn tx_burst_reaches_namespace_frame_by_frame() {
     let dev = netdev::open(&v.host, "system", &Options::new()).unwrap();
 
     // Crafted frames, captured on the far side.
-    let frames: Vec<Vec<u8>> = (0..32).map(|i| test_frame(i, 60 + i as usize * 40)).collect();
+    let frames: Vec<Vec<u8>> = (0..32)
+        .map(|i| test_frame(i, 60 + i as usize * 40))
+        .collect();
     let h = Helper::spawn(&v.ns, &format!("capture {} {}", v.peer, frames.len()));
     h.expect("READY");
     let mut b = batch_of(&frames);
@@ -178,7 +193,16 @@ fn tx_burst_reaches_namespace_frame_by_frame() {
     }
 
     // UDP datagrams delivered by the namespace's own IP stack.
-    sh(&["ip", "-n", &v.ns, "addr", "add", "10.251.0.1/24", "dev", &v.peer]);
+    sh(&[
+        "ip",
+        "-n",
+        &v.ns,
+        "addr",
+        "add",
+        "10.251.0.1/24",
+        "dev",
+        &v.peer,
+    ]);
     let peer_mac = v.peer_mac();
     let h = Helper::spawn(&v.ns, "udprecv 10.251.0.1:4789 3");
     h.expect("READY");

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use netdev::Netdev;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -30,7 +30,12 @@ pub fn need_root(test: &str) -> bool {
         .and_then(|l| l.split_whitespace().nth(2))
         == Some("0");
     if !root {
-        eprintln!("SKIP {test}: needs root (network namespaces, veth, AF_PACKET)");
+        // Written to stderr directly so libtest's output capture does not
+        // hide it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP {test}: needs root (network namespaces, veth, AF_PACKET)"
+        );
     }
     root
 }
@@ -106,7 +111,9 @@ impl Veth {
 
     /// MAC address of the peer, from `ip -n NS -o link show`.
     pub fn peer_mac(&self) -> [u8; 6] {
-        parse_mac(&sh(&["ip", "-n", &self.ns, "-o", "link", "show", &self.peer]))
+        parse_mac(&sh(&[
+            "ip", "-n", &self.ns, "-o", "link", "show", &self.peer,
+        ]))
     }
 }
 
@@ -120,7 +127,11 @@ impl Drop for Veth {
 /// The `link/ether` address in `ip -o link show` output.
 pub fn parse_mac(out: &str) -> [u8; 6] {
     let w: Vec<&str> = out.split_whitespace().collect();
-    let i = w.iter().position(|x| *x == "link/ether").expect("link/ether") + 1;
+    let i = w
+        .iter()
+        .position(|x| *x == "link/ether")
+        .expect("link/ether")
+        + 1;
     let b: Vec<u8> = w[i]
         .split(':')
         .map(|h| u8::from_str_radix(h, 16).unwrap())
@@ -225,12 +236,7 @@ pub fn rx_frames(dev: &dyn Netdev, count: usize, keep: impl Fn(&[u8]) -> bool) -
             if dev.rx_burst(q, &mut b).unwrap() > 0 {
                 idle = false;
             }
-            got.extend(
-                b.pkts
-                    .iter()
-                    .map(|p| p.data().to_vec())
-                    .filter(|f| keep(f)),
-            );
+            got.extend(b.pkts.iter().map(|p| p.data().to_vec()).filter(|f| keep(f)));
         }
         if idle {
             std::thread::sleep(Duration::from_millis(1));
@@ -278,28 +284,31 @@ impl Helper {
         Helper { child, lines: rx }
     }
 
-    /// Waits for a line starting with `prefix` (panics after [`GUARD`] or
+    /// Waits for a line with `@@prefix` (panics after [`GUARD`] or
     /// if the helper exits first).
     pub fn expect(&self, prefix: &str) -> String {
         let deadline = Instant::now() + GUARD;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(l) if l.contains(&format!("@@{prefix}")) => return l,
                 Ok(_) => {}
                 Err(e) => panic!("helper: no {prefix:?} line: {e}"),
             }
         }
     }
 
-    /// Waits for the helper to exit and returns its lines starting with
-    /// `prefix`, prefix stripped.
+    /// Waits for the helper to exit and returns what follows `@@prefix` in
+    /// its lines (libtest may print its own text before a line's start).
     pub fn finish(mut self, prefix: &str) -> Vec<String> {
         let st = self.child.wait().unwrap();
         let got: Vec<String> = self
             .lines
             .iter()
-            .filter_map(|l| l.strip_prefix(prefix).map(str::to_string))
+            .filter_map(|l| {
+                let tag = format!("@@{prefix}");
+                l.find(&tag).map(|i| l[i + tag.len()..].to_string())
+            })
             .collect();
         assert!(st.success(), "helper failed: {st}");
         got
