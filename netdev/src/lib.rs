@@ -23,11 +23,52 @@
 
 #![warn(missing_docs)]
 
-pub mod afxdp;
-
 use dp_core::packet::PacketBatch;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+
+pub mod afpacket;
+pub mod afxdp;
+pub mod dummy;
+mod sys;
+pub mod tap;
+
+pub use afpacket::AfPacketNetdev;
+pub use dummy::DummyNetdev;
+pub use tap::TapNetdev;
+
+/// Opens port `name` of OVS `Interface.type` `kind` with its
+/// `Interface.options` (the registry of port types, OVS `netdev_open`).
+///
+/// * `""`, `"system"`: an existing device through `AF_PACKET` rings
+///   ([`AfPacketNetdev`]);
+/// * `"tap"`: a tap device, created if missing ([`TapNetdev`]);
+/// * `"internal"`: a tap device named like the port, as the OVS userspace
+///   datapath implements internal ports ([`TapNetdev`]);
+/// * `"afxdp"`: an existing device through AF_XDP sockets
+///   ([`afxdp::AfxdpNetdev`]);
+/// * `"dummy"`: an in-memory test port ([`DummyNetdev`]).
+///
+/// Errors: [`NetdevError::Unsupported`] for a type this build does not know
+/// (`could not open network device NAME (Address family not supported by
+/// protocol): unknown interface type "TYPE"`, OVS's errno text for
+/// `EAFNOSUPPORT`), [`NetdevError::NoDevice`] for a `system` port whose
+/// device does not exist, [`NetdevError::InvalidOption`] for unknown or
+/// invalid options, and [`NetdevError::Os`] for failing system calls.
+pub fn open(name: &str, kind: &str, options: &Options) -> Result<Arc<dyn Netdev>, NetdevError> {
+    match kind {
+        "" | "system" => Ok(Arc::new(AfPacketNetdev::open(name, options)?)),
+        "tap" | "internal" => Ok(Arc::new(TapNetdev::open(name, kind, options)?)),
+        "dummy" => Ok(DummyNetdev::open(name, options)?),
+        "afxdp" => afxdp::AfxdpNetdev::open(name, options),
+        // "dpdk" => ...   (DPDK helper: netdev/src/dpdk.rs)
+        _ => Err(NetdevError::Unsupported(format!(
+            "could not open network device {name} (Address family not supported by protocol): \
+             unknown interface type \"{kind}\""
+        ))),
+    }
+}
 
 /// `Interface.options` of a port: OVS option names to values (e.g.
 /// `xdp-mode` -> `native`, `dpdk-devargs` -> `net_pcap0,rx_pcap=f.pcap`).
