@@ -23,6 +23,9 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
+
 use dp_core::packet::PacketBatch;
 use std::collections::BTreeMap;
 use std::fmt;
