@@ -422,6 +422,7 @@ thread_local! {
     /// Boxes of DPDK packets whose mbuf was transmitted, each holding an
     /// empty [`Mbuf`] wrapper, reused by rx on the same thread (a PMD thread
     /// both receives and transmits), so that steady-state rx allocates nothing.
+    #[allow(clippy::vec_box, reason = "the boxes themselves are what is reused")]
     static SPARE: RefCell<Vec<Box<DpPacket>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -433,7 +434,7 @@ fn wrap_mbuf(m: *mut sys::rte_mbuf) -> Box<DpPacket> {
     let (direct, data_off, data_len, pkt_len, rss) = unsafe {
         let r = &*m;
         let direct = r.nb_segs == 1 && r.refcnt == 1 && r.ol_flags & MBUF_F_NOT_DIRECT == 0;
-        let rss = (r.ol_flags & MBUF_F_RX_RSS_HASH != 0).then(|| r.__bindgen_anon_2.hash.rss);
+        let rss = (r.ol_flags & MBUF_F_RX_RSS_HASH != 0).then_some(r.__bindgen_anon_2.hash.rss);
         (
             direct,
             r.data_off as usize,

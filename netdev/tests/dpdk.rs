@@ -113,13 +113,13 @@ fn frame(seq: u32, len: usize) -> Vec<u8> {
 }
 
 /// Receives until `want` packets arrived (or ~2 s passed).
-fn rx_until(dev: &dyn Netdev, want: usize) -> Vec<Box<DpPacket>> {
-    let mut got = Vec::new();
+fn rx_until(dev: &dyn Netdev, want: usize) -> PacketBatch {
+    let mut got = PacketBatch::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while got.len() < want && std::time::Instant::now() < deadline {
         let mut b = PacketBatch::new();
         dev.rx_burst(0, &mut b).unwrap();
-        got.extend(b.pkts);
+        got.pkts.extend(b.pkts);
     }
     got
 }
@@ -274,7 +274,7 @@ fn pcap_infinite_rx_replays_forever() {
     .unwrap();
     let got = rx_until(&*rx, 70);
     assert!(got.len() >= 70);
-    for (k, p) in got.iter().enumerate() {
+    for (k, p) in got.pkts.iter().enumerate() {
         assert_eq!(p.data(), &frames[k % 7][..], "frame {k}");
     }
 }
@@ -307,20 +307,19 @@ fn ring_loopback_frames_one_by_one_and_zero_copy_tx() {
         );
         let got = rx_until(&*ring, 1);
         assert_eq!(got.len(), 1, "frame {k} came back");
-        assert_eq!(got[0].data(), &f[..], "frame {k}");
-        assert!(got[0].is_external());
+        assert_eq!(got.pkts[0].data(), &f[..], "frame {k}");
+        assert!(got.pkts[0].is_external());
 
         // Zero copy: sending the received packet takes no new mbuf.
         let avail = ring.mempool_available();
         let zc = ring.tx_zero_copy_packets();
-        let mut b = PacketBatch::new();
-        b.pkts.extend(got);
+        let mut b = got;
         assert_eq!(ring.tx_burst(0, &mut b), 1);
         assert_eq!(ring.mempool_available(), avail, "no mbuf allocated");
         assert_eq!(ring.tx_zero_copy_packets(), zc + 1);
         let again = rx_until(&*ring, 1);
         assert_eq!(again.len(), 1);
-        assert_eq!(again[0].data(), &f[..]);
+        assert_eq!(again.pkts[0].data(), &f[..]);
         drop(again);
         assert_eq!(
             ring.mempool_available(),
