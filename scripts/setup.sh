@@ -53,6 +53,23 @@ for pidfile in /var/run/openvswitch/ovs-vswitchd.pid /var/run/openvswitch/ovsdb-
     fi
 done
 
+# DPDK 22.11 for the netdev crate's `dpdk` feature: headers and pkg-config
+# file (libdpdk-dev), dpdk-testpmd (dpdk), libclang for bindgen in dpdk-sys,
+# and the vdev PMDs the tests and this machine kind use (no PCI NICs here:
+# ports are net_pcap, net_null, net_ring, net_af_packet, net_af_xdp, net_tap
+# vdevs) plus the ring mempool driver every mbuf pool needs.
+need_apt=()
+for pkg in libdpdk-dev dpdk libclang-dev librte-net-pcap23 librte-net-null23 \
+    librte-net-ring23 librte-net-af-packet23 librte-net-af-xdp23 \
+    librte-net-tap23 librte-mempool-ring23; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
 command -v cargo >/dev/null || { echo "setup: cargo not found (the machine's Rust toolchain is required)" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 

@@ -15,6 +15,73 @@
 //!
 //! All integers in the metadata are host byte order; IPv4 addresses are
 //! `u32` (`10.0.0.1` = `0x0a000001`), IPv6 addresses `u128`, as in [`Flow`](crate::flow::Flow).
+//!
+//! # Foreign buffers (zero copy)
+//!
+//! A packet's bytes either live in a `Vec<u8>` it owns or in an
+//! [`ExternalBuf`]: a buffer owned by a port's driver, such as a DPDK mbuf,
+//! that a netdev wraps on receive without copying the frame
+//! ([`DpPacket::from_external`]). The packet keeps tracking the frame's
+//! offset and length inside that buffer itself; every method behaves the same
+//! for both kinds of storage. Operations that need more room than the
+//! external buffer has (a [`DpPacket::push_front`] beyond the headroom, a
+//! [`DpPacket::put_tail`] beyond the tailroom) and [`DpPacket::set_frame`]
+//! move the frame into an owned `Vec` and drop the external buffer (which
+//! gives it back to its driver); [`Clone`] copies into an owned `Vec`. The
+//! port the packet is sent on can take the buffer back for a zero-copy
+//! transmit through [`DpPacket::external_mut`].
+//!
+//! A netdev that keeps boxes of packets it transmitted for reuse should not
+//! keep those that are [`external`](DpPacket::is_external): their buffer
+//! belongs to another port's pool until the packet is dropped.
+
+use std::any::Any;
+use std::fmt;
+
+/// A packet buffer owned outside the packet (a DPDK mbuf, an AF_XDP umem
+/// frame), wrapped without copying by the port that received it. The buffer
+/// is the whole area the frame may occupy: headroom, frame and tailroom
+/// (for a DPDK mbuf: `buf_len` bytes from `buf_addr`); the [`DpPacket`] that
+/// holds it tracks where the frame is. Dropping the value gives the buffer
+/// back to its owner (e.g. `rte_pktmbuf_free`).
+///
+/// `buf` and `buf_mut` must keep returning the same length while the packet
+/// holds the buffer, and must be cheap: the packet calls them on every access.
+pub trait ExternalBuf: Send + Sync {
+    /// The whole buffer (headroom + data room).
+    fn buf(&self) -> &[u8];
+    /// The whole buffer, writable.
+    fn buf_mut(&mut self) -> &mut [u8];
+    /// The concrete type, so that the port that made the buffer can recognise
+    /// its own (`downcast_mut`) on transmit.
+    fn as_any(&mut self) -> &mut dyn Any;
+}
+
+/// Where a packet's bytes live.
+enum Storage {
+    /// A buffer the packet owns.
+    Owned(Vec<u8>),
+    /// A driver's buffer (see [`ExternalBuf`]).
+    External(Box<dyn ExternalBuf>),
+}
+
+impl Clone for Storage {
+    fn clone(&self) -> Self {
+        match self {
+            Storage::Owned(v) => Storage::Owned(v.clone()),
+            Storage::External(e) => Storage::Owned(e.buf().to_vec()),
+        }
+    }
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Storage::Owned(v) => write!(f, "Owned({} bytes)", v.len()),
+            Storage::External(e) => write!(f, "External({} bytes)", e.buf().len()),
+        }
+    }
+}
 
 /// Maximum number of packets in a batch (OVS `NETDEV_MAX_BURST`).
 pub const NETDEV_MAX_BURST: usize = 32;
@@ -203,7 +270,7 @@ impl PacketMetadata {
 /// A packet: frame bytes with headroom, header offsets and metadata.
 #[derive(Clone, Debug)]
 pub struct DpPacket {
-    buf: Vec<u8>,
+    buf: Storage,
     data_ofs: usize,
     size: usize,
     /// Metadata (in_port, recirc_id, conntrack, tunnel, ...).
@@ -231,7 +298,7 @@ impl DpPacket {
     /// frame bytes.
     pub fn with_capacity(headroom: usize, capacity: usize) -> DpPacket {
         DpPacket {
-            buf: vec![0; headroom + capacity],
+            buf: Storage::Owned(vec![0; headroom + capacity]),
             data_ofs: headroom,
             size: 0,
             md: PacketMetadata::default(),
@@ -250,16 +317,108 @@ impl DpPacket {
         p
     }
 
+    /// A packet whose frame is bytes `data_ofs..data_ofs + len` of the
+    /// external buffer `buf` (both clamped to the buffer), without copying.
+    /// Metadata is default, offsets unset, hash invalid.
+    pub fn from_external(buf: Box<dyn ExternalBuf>, data_ofs: usize, len: usize) -> DpPacket {
+        let mut p = DpPacket {
+            buf: Storage::External(buf),
+            data_ofs: 0,
+            size: 0,
+            md: PacketMetadata::default(),
+            l2_5_ofs: OFS_NONE,
+            l3_ofs: OFS_NONE,
+            l4_ofs: OFS_NONE,
+            rss_hash: 0,
+            rss_valid: false,
+        };
+        p.set_bounds(data_ofs, len);
+        p
+    }
+
+    /// True if the bytes live in an [`ExternalBuf`].
+    #[inline]
+    pub fn is_external(&self) -> bool {
+        matches!(self.buf, Storage::External(_))
+    }
+
+    /// The external buffer, if the bytes live in one (for the port that made
+    /// it: it downcasts through [`ExternalBuf::as_any`] to recognise its own,
+    /// reads [`headroom`](Self::headroom) and [`len`](Self::len) for the
+    /// frame's place, and may swap the buffer's content for another of the
+    /// same length, then call [`set_external_frame`](Self::set_external_frame)).
+    #[inline]
+    pub fn external_mut(&mut self) -> Option<&mut dyn ExternalBuf> {
+        match &mut self.buf {
+            Storage::External(e) => Some(e.as_mut()),
+            Storage::Owned(_) => None,
+        }
+    }
+
+    /// Sets the frame to bytes `data_ofs..data_ofs + len` of the current
+    /// buffer (clamped to it) and clears offsets and hash; metadata is left as
+    /// is. For a port that reuses a packet (and its external buffer wrapper)
+    /// for a newly received frame.
+    pub fn set_external_frame(&mut self, data_ofs: usize, len: usize) {
+        self.set_bounds(data_ofs, len);
+        self.reset_offsets();
+        self.rss_valid = false;
+    }
+
+    fn set_bounds(&mut self, data_ofs: usize, len: usize) {
+        let cap = self.raw().len();
+        self.data_ofs = data_ofs.min(cap);
+        self.size = len.min(cap - self.data_ofs);
+    }
+
+    /// The whole buffer.
+    #[inline(always)]
+    fn raw(&self) -> &[u8] {
+        match &self.buf {
+            Storage::Owned(v) => v,
+            Storage::External(e) => e.buf(),
+        }
+    }
+
+    /// The whole buffer, writable.
+    #[inline(always)]
+    fn raw_mut(&mut self) -> &mut [u8] {
+        match &mut self.buf {
+            Storage::Owned(v) => v,
+            Storage::External(e) => e.buf_mut(),
+        }
+    }
+
+    /// Moves the frame into an owned buffer of `data_ofs + size + extra`
+    /// bytes (same offsets), dropping the external buffer. No-op if owned.
+    fn make_owned(&mut self, extra: usize) {
+        if let Storage::External(e) = &self.buf {
+            let end = self.data_ofs + self.size;
+            let mut v = vec![0u8; end + extra];
+            v[self.data_ofs..end].copy_from_slice(&e.buf()[self.data_ofs..end]);
+            self.buf = Storage::Owned(v);
+        }
+    }
+
     /// Replaces the frame with a copy of `frame` (keeps the headroom, grows the
     /// buffer if needed) and clears offsets and hash; metadata is left as is.
+    /// A packet in an external buffer gets an owned one (the external buffer
+    /// is dropped).
     pub fn set_frame(&mut self, frame: &[u8]) {
         let headroom = DEFAULT_HEADROOM.min(self.data_ofs.max(DEFAULT_HEADROOM));
-        if self.buf.len() < headroom + frame.len() {
-            self.buf.resize(headroom + frame.len(), 0);
+        match &mut self.buf {
+            Storage::Owned(v) => {
+                if v.len() < headroom + frame.len() {
+                    v.resize(headroom + frame.len(), 0);
+                }
+            }
+            Storage::External(_) => {
+                self.buf = Storage::Owned(vec![0; headroom + frame.len().max(2048)]);
+            }
         }
         self.data_ofs = headroom;
         self.size = frame.len();
-        self.buf[headroom..headroom + frame.len()].copy_from_slice(frame);
+        self.raw_mut()[headroom..headroom + frame.len()].copy_from_slice(frame);
         self.reset_offsets();
         self.rss_valid = false;
     }
@@ -275,13 +434,14 @@ impl DpPacket {
     /// The frame bytes.
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.data_ofs..self.data_ofs + self.size]
+        &self.raw()[self.data_ofs..self.data_ofs + self.size]
     }
 
     /// The frame bytes, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.data_ofs..self.data_ofs + self.size]
+        let (ofs, size) = (self.data_ofs, self.size);
+        &mut self.raw_mut()[ofs..ofs + size]
     }
 
     /// Frame length in bytes.
@@ -305,25 +465,27 @@ impl DpPacket {
     /// Bytes free after the frame.
     #[inline]
     pub fn tailroom(&self) -> usize {
-        self.buf.len() - self.data_ofs - self.size
+        self.raw().len() - self.data_ofs - self.size
     }
 
     /// Grows the frame by `n` bytes at the front and returns them (uninitialised
     /// content: the caller writes the new header). Reallocates if headroom is
-    /// short. Valid offsets are shifted by `n`.
+    /// short (a packet in an external buffer is then copied into an owned
+    /// one). Valid offsets are shifted by `n`.
     pub fn push_front(&mut self, n: usize) -> &mut [u8] {
         if self.data_ofs < n {
             let extra = n - self.data_ofs + DEFAULT_HEADROOM;
-            let mut nb = vec![0u8; self.buf.len() + extra];
+            let mut nb = vec![0u8; self.raw().len() + extra];
             nb[self.data_ofs + extra..self.data_ofs + extra + self.size]
                 .copy_from_slice(self.data());
-            self.buf = nb;
+            self.buf = Storage::Owned(nb);
             self.data_ofs += extra;
         }
         self.data_ofs -= n;
         self.size += n;
         self.shift_offsets(n as isize);
-        &mut self.buf[self.data_ofs..self.data_ofs + n]
+        let ofs = self.data_ofs;
+        &mut self.raw_mut()[ofs..ofs + n]
     }
 
     /// Removes `n` bytes from the front (clamped to the frame length). Offsets
@@ -363,8 +525,9 @@ impl DpPacket {
             }
         }
         let start = self.data_ofs;
-        self.buf.copy_within(start + n..start + n + at, start);
-        let ins = &mut self.buf[start + at..start + at + n];
+        let raw = self.raw_mut();
+        raw.copy_within(start + n..start + n + at, start);
+        let ins = &mut raw[start + at..start + at + n];
         ins.fill(0);
         ins
     }
@@ -376,7 +539,7 @@ impl DpPacket {
         let at = at.min(self.size);
         let n = n.min(self.size - at);
         let start = self.data_ofs;
-        self.buf.copy_within(start..start + at, start + n);
+        self.raw_mut().copy_within(start..start + at, start + n);
         self.data_ofs += n;
         self.size -= n;
         for o in [&mut self.l2_5_ofs, &mut self.l3_ofs, &mut self.l4_ofs] {
@@ -391,15 +554,22 @@ impl DpPacket {
         }
     }
 
-    /// Appends `n` zero bytes at the end and returns them.
+    /// Appends `n` zero bytes at the end and returns them. Grows the buffer
+    /// if tailroom is short (a packet in an external buffer is then copied
+    /// into an owned one).
     pub fn put_tail(&mut self, n: usize) -> &mut [u8] {
         if self.tailroom() < n {
+            self.make_owned(n);
             let need = self.data_ofs + self.size + n;
-            self.buf.resize(need, 0);
+            if let Storage::Owned(v) = &mut self.buf {
+                if v.len() < need {
+                    v.resize(need, 0);
+                }
+            }
         }
         let start = self.data_ofs + self.size;
         self.size += n;
-        let t = &mut self.buf[start..start + n];
+        let t = &mut self.raw_mut()[start..start + n];
         t.fill(0);
         t
     }
@@ -533,5 +703,100 @@ mod tests {
         assert_eq!(p.l3_ofs, OFS_NONE);
         p.put_tail(2);
         assert_eq!(p.data(), &[1, 2, 3, 0, 0]);
+    }
+
+    /// A foreign buffer that counts its drops.
+    struct Ext(Vec<u8>, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl ExternalBuf for Ext {
+        fn buf(&self) -> &[u8] {
+            &self.0
+        }
+        fn buf_mut(&mut self) -> &mut [u8] {
+            &mut self.0
+        }
+        fn as_any(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+    impl Drop for Ext {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn ext(
+        frame: &[u8],
+        headroom: usize,
+        tailroom: usize,
+    ) -> (DpPacket, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut b = vec![0xee; headroom];
+        b.extend_from_slice(frame);
+        b.extend(std::iter::repeat(0xee).take(tailroom));
+        let p = DpPacket::from_external(Box::new(Ext(b, drops.clone())), headroom, frame.len());
+        (p, drops)
+    }
+
+    #[test]
+    fn external_storage_behaves_like_owned() {
+        let (mut p, drops) = ext(&[1, 2, 3, 4, 5, 6], 8, 4);
+        assert!(p.is_external());
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!((p.headroom(), p.tailroom()), (8, 4));
+        p.l3_ofs = 2;
+        p.push_front(4).copy_from_slice(&[9, 9, 9, 9]);
+        assert!(p.is_external(), "fits in the headroom: no copy");
+        assert_eq!(p.data(), &[9, 9, 9, 9, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(p.l3_ofs, 6);
+        p.pull_front(4);
+        p.insert_at(2, 2).copy_from_slice(&[8, 8]);
+        assert_eq!(p.data(), &[1, 2, 8, 8, 3, 4, 5, 6]);
+        p.remove_at(2, 2);
+        p.put_tail(4);
+        assert!(p.is_external());
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6, 0, 0, 0, 0]);
+        p.data_mut()[0] = 7;
+        let c = p.clone();
+        assert!(!c.is_external());
+        assert_eq!(c.data(), p.data());
+        assert_eq!(c.headroom(), p.headroom());
+        assert!(p
+            .external_mut()
+            .unwrap()
+            .as_any()
+            .downcast_mut::<Ext>()
+            .is_some());
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(p);
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn external_storage_copies_when_out_of_room() {
+        let (mut p, drops) = ext(&[1, 2, 3], 2, 0);
+        p.l3_ofs = 1;
+        p.push_front(3).copy_from_slice(&[7, 7, 7]);
+        assert!(!p.is_external());
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(p.data(), &[7, 7, 7, 1, 2, 3]);
+        assert_eq!(p.l3_ofs, 4);
+
+        let (mut p, drops) = ext(&[1, 2, 3], 2, 1);
+        p.put_tail(2).copy_from_slice(&[4, 5]);
+        assert!(!p.is_external());
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5]);
+        assert_eq!(p.headroom(), 2);
+
+        let (mut p, drops) = ext(&[1, 2, 3], 2, 1);
+        p.set_frame(&[6; 5]);
+        assert!(!p.is_external());
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(p.data(), &[6; 5]);
+
+        let (mut p, _) = ext(&[1, 2, 3], 2, 1);
+        p.set_external_frame(1, 100);
+        assert_eq!((p.headroom(), p.len()), (1, 5));
+        assert_eq!(p.data(), &[0xee, 1, 2, 3, 0xee]);
     }
 }

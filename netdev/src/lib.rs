@@ -23,6 +23,9 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
+
 use dp_core::packet::PacketBatch;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,6 +51,8 @@ pub use tap::TapNetdev;
 ///   datapath implements internal ports ([`TapNetdev`]);
 /// * `"afxdp"`: an existing device through AF_XDP sockets
 ///   ([`afxdp::AfxdpNetdev`]);
+/// * `"dpdk"`: a DPDK port from `options:dpdk-devargs` (cargo feature
+///   `dpdk`; `dpdk::DpdkNetdev`);
 /// * `"dummy"`: an in-memory test port ([`DummyNetdev`]).
 ///
 /// Errors: [`NetdevError::Unsupported`] for a type this build does not know
@@ -62,7 +67,13 @@ pub fn open(name: &str, kind: &str, options: &Options) -> Result<Arc<dyn Netdev>
         "tap" | "internal" => Ok(Arc::new(TapNetdev::open(name, kind, options)?)),
         "dummy" => Ok(DummyNetdev::open(name, options)?),
         "afxdp" => afxdp::AfxdpNetdev::open(name, options),
-        // "dpdk" => ...   (DPDK helper: netdev/src/dpdk.rs)
+        #[cfg(feature = "dpdk")]
+        "dpdk" => dpdk::DpdkNetdev::open(name, options),
+        #[cfg(not(feature = "dpdk"))]
+        "dpdk" => Err(NetdevError::Unsupported(format!(
+            "could not open network device {name}: this rvs was built without DPDK support \
+             (cargo feature \"dpdk\")"
+        ))),
         _ => Err(NetdevError::Unsupported(format!(
             "could not open network device {name} (Address family not supported by protocol): \
              unknown interface type \"{kind}\""
