@@ -172,6 +172,7 @@ impl ConnKey {
 
     /// A key from addresses and ports (`sport`/`dport` are the ICMP id for
     /// ICMP). Fails (`None`) if the two addresses are of different families.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         zone: u16,
         proto: u8,

@@ -945,7 +945,7 @@ impl Conntrack {
                 let g = s.map.read();
                 victims.extend(
                     g.iter()
-                        .filter(|e| !e.reply && zone.is_none_or(|z| e.conn.orig.zone == z))
+                        .filter(|e| !e.reply && zone.map_or(true, |z| e.conn.orig.zone == z))
                         .map(|e| e.conn.clone()),
                 );
             }
@@ -1030,7 +1030,7 @@ impl Conntrack {
     /// default) the limit of `zone` (`ct-set-limits zone=Z,limit=N`,
     /// `ct-del-limits zone=Z`).
     pub fn set_zone_limit(&self, zone: u16, limit: Option<u32>) {
-        let v = limit.unwrap_or(ZONE_LIMIT_UNSET).min(ZONE_LIMIT_UNSET);
+        let v = limit.map_or(ZONE_LIMIT_UNSET, |l| l.min(ZONE_LIMIT_UNSET - 1));
         self.zone_limits[zone as usize].store(v, Relaxed);
     }
 

@@ -190,7 +190,7 @@ impl L4Protocol for Tcp {
         let f = tcp_flags(l4);
         // A SYN+ACK may not open a connection: only new (SYN) or
         // already-established (picked up) ones.
-        !invalid_flags(f) && !(f & TCP_SYN != 0 && f & TCP_ACK != 0)
+        !(invalid_flags(f) || (f & TCP_SYN != 0 && f & TCP_ACK != 0))
     }
 
     fn new_conn(l4: &[u8]) -> (TcpConn, TpAttr) {

@@ -33,7 +33,16 @@ fn tcp_handshake_new_est_rpl() {
     let ctk = Conntrack::default();
     let a = ct_action_commit(1);
     let (cs, ss) = handshake(&ctk, &a, 34567, 0);
-    let mut p = tcp4(C, S, 34567, 80, cs, Some(ss), "P", b"GET / HTTP/1.0\r\n\r\n");
+    let mut p = tcp4(
+        C,
+        S,
+        34567,
+        80,
+        cs,
+        Some(ss),
+        "P",
+        b"GET / HTTP/1.0\r\n\r\n",
+    );
     assert_eq!(run(&ctk, &mut p, &a, SEC), TRACKED | ESTABLISHED);
     assert_eq!(p.md.ct_zone, 1);
     assert_eq!(
@@ -46,8 +55,20 @@ fn tcp_handshake_new_est_rpl() {
             proto: 6
         }
     );
-    let mut p = tcp4(S, C, 80, 34567, ss, Some(cs + 18), "P", b"HTTP/1.0 200 OK\r\n");
-    assert_eq!(run(&ctk, &mut p, &ct(1, false), SEC), TRACKED | ESTABLISHED | REPLY_DIR);
+    let mut p = tcp4(
+        S,
+        C,
+        80,
+        34567,
+        ss,
+        Some(cs + 18),
+        "P",
+        b"HTTP/1.0 200 OK\r\n",
+    );
+    assert_eq!(
+        run(&ctk, &mut p, &ct(1, false), SEC),
+        TRACKED | ESTABLISHED | REPLY_DIR
+    );
     assert_eq!(ctk.n_conns(), 1);
     let d = ctk.dump(None, SEC);
     assert_eq!(d.len(), 1);
@@ -117,7 +138,7 @@ fn tcp_rst_teardown() {
     assert_eq!(t.state_orig.name(), "TIME_WAIT");
     assert_eq!(t.state_reply.name(), "TIME_WAIT");
     assert_eq!(d[0].timeout, 30); // TCP_CLOSE
-    // After the close timeout the tuple is free: a new SYN is +new.
+                                  // After the close timeout the tuple is free: a new SYN is +new.
     let mut p = tcp4(C, S, 4000, 80, 9000, None, "S", &[]);
     assert_eq!(run(&ct_, &mut p, &a, 32 * SEC), TRACKED | NEW);
 }
@@ -129,7 +150,10 @@ fn tcp_rst_out_of_window_invalid() {
     let (cs, _) = handshake(&ct_, &a, 4001, 0);
     let mut p = tcp4(C, S, 4001, 80, cs + 100_000, None, "R", &[]);
     assert_eq!(run(&ct_, &mut p, &a, SEC), TRACKED | INVALID);
-    assert_eq!(ct_.dump(None, SEC)[0].tcp.unwrap().state_orig.name(), "ESTABLISHED");
+    assert_eq!(
+        ct_.dump(None, SEC)[0].tcp.unwrap().state_orig.name(),
+        "ESTABLISHED"
+    );
 }
 
 #[test]
@@ -148,10 +172,13 @@ fn tcp_fin_teardown_and_reuse() {
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | ESTABLISHED);
     let d = ct_.dump(None, 0);
     let t = d[0].tcp.unwrap();
-    assert_eq!((t.state_orig.name(), t.state_reply.name()), ("FIN_WAIT_2", "FIN_WAIT_2"));
+    assert_eq!(
+        (t.state_orig.name(), t.state_reply.name()),
+        ("FIN_WAIT_2", "FIN_WAIT_2")
+    );
     assert!(format_entry(&d[0], false, false).ends_with("protoinfo=(state=TIME_WAIT)"));
     assert_eq!(d[0].timeout, 30); // TCP_CLOSE
-    // A new SYN on the closed tuple replaces the connection.
+                                  // A new SYN on the closed tuple replaces the connection.
     let id = d[0].id;
     let mut p = tcp4(C, S, 5000, 80, 77777, None, "S", &[]);
     assert_eq!(run(&ct_, &mut p, &a, SEC), TRACKED | NEW);
@@ -167,15 +194,42 @@ fn tcp_out_of_window_invalid_and_liberal_mode() {
     let a = ct(0, true);
     let (cs, ss) = handshake(&ct_, &a, 6000, 0);
     // Data far beyond the receiver's window.
-    let mut p = tcp4(C, S, 6000, 80, cs.wrapping_add(10_000_000), Some(ss), "", b"x");
+    let mut p = tcp4(
+        C,
+        S,
+        6000,
+        80,
+        cs.wrapping_add(10_000_000),
+        Some(ss),
+        "",
+        b"x",
+    );
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | INVALID);
     // Acking data the server never sent.
-    let mut p = tcp4(C, S, 6000, 80, cs, Some(ss.wrapping_add(50_000_000)), "", b"x");
+    let mut p = tcp4(
+        C,
+        S,
+        6000,
+        80,
+        cs,
+        Some(ss.wrapping_add(50_000_000)),
+        "",
+        b"x",
+    );
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | INVALID);
     // Liberal mode (sequence checking off) accepts it.
     ct_.set_tcp_seq_chk(false);
     assert!(!ct_.tcp_seq_chk());
-    let mut p = tcp4(C, S, 6000, 80, cs.wrapping_add(10_000_000), Some(ss), "", b"x");
+    let mut p = tcp4(
+        C,
+        S,
+        6000,
+        80,
+        cs.wrapping_add(10_000_000),
+        Some(ss),
+        "",
+        b"x",
+    );
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | ESTABLISHED);
     // Flags are still checked.
     let mut p = tcp4(C, S, 6000, 80, cs, None, "SF", &[]);
@@ -210,7 +264,10 @@ fn udp_states() {
     let mut p = udp4(C, S, 5353, 53, b"q");
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | NEW);
     let mut p = udp4(S, C, 53, 5353, b"r");
-    assert_eq!(run(&ct_, &mut p, &ct(0, false), 0), TRACKED | ESTABLISHED | REPLY_DIR);
+    assert_eq!(
+        run(&ct_, &mut p, &ct(0, false), 0),
+        TRACKED | ESTABLISHED | REPLY_DIR
+    );
     assert_eq!(ct_.dump(None, 0)[0].timeout, 30);
     let mut p = udp4(C, S, 5353, 53, b"q");
     assert_eq!(run(&ct_, &mut p, &ct(0, false), 0), TRACKED | ESTABLISHED);
@@ -315,7 +372,10 @@ fn icmp_error_related_to_tcp() {
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | NEW);
     // The server (or a router on its side) answers port unreachable.
     let mut e = unreach4(S, C, &quoted);
-    assert_eq!(run(&ct_, &mut e, &ct(0, false), 0), TRACKED | RELATED | REPLY_DIR);
+    assert_eq!(
+        run(&ct_, &mut e, &ct(0, false), 0),
+        TRACKED | RELATED | REPLY_DIR
+    );
     assert_eq!(e.md.ct_orig, p.md.ct_orig);
     // Quoting an unknown connection: invalid.
     let other = tcp4(C, S, 4445, 80, 1000, None, "S", &[]);
@@ -334,7 +394,10 @@ fn zones_isolate() {
     let mut p = udp4(S, C, 2, 1, b"x");
     assert_eq!(run(&ct_, &mut p, &ct(2, false), 0), TRACKED | NEW);
     let mut p = udp4(S, C, 2, 1, b"x");
-    assert_eq!(run(&ct_, &mut p, &ct(1, false), 0), TRACKED | ESTABLISHED | REPLY_DIR);
+    assert_eq!(
+        run(&ct_, &mut p, &ct(1, false), 0),
+        TRACKED | ESTABLISHED | REPLY_DIR
+    );
     assert_eq!(p.md.ct_zone, 1);
     assert_eq!(ct_.dump(Some(2), 0).len(), 0);
     assert_eq!(ct_.dump(Some(1), 0).len(), 1);
@@ -393,7 +456,12 @@ fn snat_pool_port_range_collisions_and_reply() {
     let ct_ = Conntrack::default();
     let a = CtAction {
         commit: true,
-        nat: Some(nat(NatKind::Src, "192.168.0.100", "192.168.0.100", Some((5000, 5001)))),
+        nat: Some(nat(
+            NatKind::Src,
+            "192.168.0.100",
+            "192.168.0.100",
+            Some((5000, 5001)),
+        )),
         ..CtAction::default()
     };
     let server = [8, 8, 8, 8];
@@ -416,14 +484,32 @@ fn snat_pool_port_range_collisions_and_reply() {
     assert_eq!(run(&ct_, &mut p, &a, 0), TRACKED | INVALID);
     assert_eq!(ct_.n_conns(), 2);
     // Reply to the translated tuple is reverse-translated to client 2.
-    let mut r = tcp4(server, [192, 168, 0, 100], 443, ports[1], 900, Some(2), "S", &[]);
+    let mut r = tcp4(
+        server,
+        [192, 168, 0, 100],
+        443,
+        ports[1],
+        900,
+        Some(2),
+        "S",
+        &[],
+    );
     assert_eq!(
         run(&ct_, &mut r, &ct(0, false), 0),
         TRACKED | ESTABLISHED | REPLY_DIR
     );
     // Without `nat` in the action nothing is translated.
     assert_eq!(tuple4(&r).1, [192, 168, 0, 100]);
-    let mut r = tcp4(server, [192, 168, 0, 100], 443, ports[1], 900, Some(2), "S", &[]);
+    let mut r = tcp4(
+        server,
+        [192, 168, 0, 100],
+        443,
+        ports[1],
+        900,
+        Some(2),
+        "S",
+        &[],
+    );
     let bare = CtAction {
         nat: Some(NatAction::default()),
         ..CtAction::default()
@@ -440,7 +526,11 @@ fn snat_pool_port_range_collisions_and_reply() {
     assert_eq!(tuple4(&p), ([192, 168, 0, 100], server, ports[1], 443));
     assert_csums_ok(&p);
     // Dump shows the translated reply tuple.
-    let lines: Vec<String> = ct_.dump(None, 0).iter().map(|e| format_entry(e, false, false)).collect();
+    let lines: Vec<String> = ct_
+        .dump(None, 0)
+        .iter()
+        .map(|e| format_entry(e, false, false))
+        .collect();
     assert!(lines.contains(&format!(
         "tcp,orig=(src=10.0.0.2,dst=8.8.8.8,sport=40000,dport=443),reply=(src=8.8.8.8,dst=192.168.0.100,sport=443,dport={}),protoinfo=(state=ESTABLISHED)",
         ports[1]
@@ -472,7 +562,12 @@ fn dnat_to_backend() {
     let a = CtAction {
         commit: true,
         zone: 3,
-        nat: Some(nat(NatKind::Dst, "10.2.0.5", "10.2.0.5", Some((8080, 8080)))),
+        nat: Some(nat(
+            NatKind::Dst,
+            "10.2.0.5",
+            "10.2.0.5",
+            Some((8080, 8080)),
+        )),
         ..CtAction::default()
     };
     let mut p = tcp4(C, vip, 50000, 80, 1, None, "S", &[]);
@@ -486,7 +581,10 @@ fn dnat_to_backend() {
         nat: Some(NatAction::default()),
         ..CtAction::default()
     };
-    assert_eq!(run(&ct_, &mut r, &an, 0), TRACKED | ESTABLISHED | REPLY_DIR | SRC_NAT);
+    assert_eq!(
+        run(&ct_, &mut r, &an, 0),
+        TRACKED | ESTABLISHED | REPLY_DIR | SRC_NAT
+    );
     assert_eq!(tuple4(&r), (vip, C, 80, 50000));
     assert_csums_ok(&r);
     // The same packet going through ct again in the same zone (after
@@ -495,7 +593,10 @@ fn dnat_to_backend() {
     let mut p = tcp4(C, vip, 50000, 80, 2, Some(101), "", &[]);
     assert_eq!(run(&ct_, &mut p, &an, 0), TRACKED | ESTABLISHED | DST_NAT);
     assert_eq!(tuple4(&p), (C, be, 50000, 8080));
-    assert_eq!(run(&ct_, &mut p, &natted, 0), TRACKED | ESTABLISHED | DST_NAT);
+    assert_eq!(
+        run(&ct_, &mut p, &natted, 0),
+        TRACKED | ESTABLISHED | DST_NAT
+    );
     assert_eq!(tuple4(&p), (C, be, 50000, 8080));
 }
 
@@ -571,12 +672,22 @@ fn zone_limits() {
     assert_eq!(run(&ct_, &mut p, &ct(5, true), 0), TRACKED | INVALID);
     // Existing one unaffected.
     let mut p = udp4(S, C, 1, 1, b"x");
-    assert_eq!(run(&ct_, &mut p, &ct(5, true), 0), TRACKED | ESTABLISHED | REPLY_DIR);
+    assert_eq!(
+        run(&ct_, &mut p, &ct(5, true), 0),
+        TRACKED | ESTABLISHED | REPLY_DIR
+    );
     // Zone 6 uses the default (3).
     for sp in 0..5u16 {
         let mut p = udp4(C, S, 10 + sp, 1, b"x");
         let st = run(&ct_, &mut p, &ct(6, true), 0);
-        assert_eq!(st, if sp < 3 { TRACKED | NEW } else { TRACKED | INVALID });
+        assert_eq!(
+            st,
+            if sp < 3 {
+                TRACKED | NEW
+            } else {
+                TRACKED | INVALID
+            }
+        );
     }
     let (def, rows) = ct_.limits(None);
     assert_eq!(
@@ -690,7 +801,17 @@ fn flush_zone_and_tuple() {
         let mut p = udp4(C, S, 100 + sp, 1, b"x");
         run(&ct_, &mut p, &ct(z, true), 0);
     }
-    let k = ConnKey::new(0, 17, "10.1.1.2".parse().unwrap(), "10.1.1.1".parse().unwrap(), 1, 100, 0, 0).unwrap();
+    let k = ConnKey::new(
+        0,
+        17,
+        "10.1.1.2".parse().unwrap(),
+        "10.1.1.1".parse().unwrap(),
+        1,
+        100,
+        0,
+        0,
+    )
+    .unwrap();
     // The reply tuple finds it too; wrong zone finds nothing.
     assert_eq!(ct_.flush(Some(2), Some(&k)), 0);
     assert_eq!(ct_.flush(Some(1), Some(&k)), 1);
@@ -753,8 +874,5 @@ fn stats_bkts_maxconns_formats() {
     );
     assert_eq!(format::format_count(ct_.max_conns()), "3000000\n");
     assert_eq!(format::SET_MAXCONNS_OK, "setting maxconns successful");
-    assert_eq!(
-        format::format_dump(&ct_.dump(Some(9), 0), false, false),
-        ""
-    );
+    assert_eq!(format::format_dump(&ct_.dump(Some(9), 0), false, false), "");
 }

@@ -15,6 +15,7 @@ pub fn mk(v: Vec<u8>) -> DpPacket {
 }
 
 /// IPv4 TCP; `flags` holds S, F, R, P; `ack` sets ACK.
+#[allow(clippy::too_many_arguments)]
 pub fn tcp4(
     src: [u8; 4],
     dst: [u8; 4],
@@ -66,7 +67,15 @@ pub fn udp6(src: [u8; 16], dst: [u8; 16], sp: u16, dp: u16, payload: &[u8]) -> D
     mk(v)
 }
 
-pub fn tcp6(src: [u8; 16], dst: [u8; 16], sp: u16, dp: u16, seq: u32, ack: Option<u32>, syn: bool) -> DpPacket {
+pub fn tcp6(
+    src: [u8; 16],
+    dst: [u8; 16],
+    sp: u16,
+    dp: u16,
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+) -> DpPacket {
     let mut b = PacketBuilder::ethernet2([2; 6], [4; 6])
         .ipv6(src, dst, 64)
         .tcp(sp, dp, seq, 65535);
@@ -111,7 +120,9 @@ pub fn unreach4(src: [u8; 4], dst: [u8; 4], inner: &[u8]) -> DpPacket {
     use etherparse::icmpv4::DestUnreachableHeader;
     let b = PacketBuilder::ethernet2([2; 6], [4; 6])
         .ipv4(src, dst, 64)
-        .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port));
+        .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+            DestUnreachableHeader::Port,
+        ));
     let mut v = Vec::new();
     b.write(&mut v, inner).unwrap();
     mk(v)
@@ -162,7 +173,11 @@ pub fn assert_csums_ok(p: &DpPacket) {
     let l3 = p.l3_ofs as usize;
     let (proto, l4, end, pseudo) = if d[l3] >> 4 == 4 {
         let ihl = (d[l3] & 0xf) as usize * 4;
-        assert_eq!(fold(sum(0, &d[l3..l3 + ihl])), 0xffff, "IPv4 header checksum");
+        assert_eq!(
+            fold(sum(0, &d[l3..l3 + ihl])),
+            0xffff,
+            "IPv4 header checksum"
+        );
         let tot = u16::from_be_bytes([d[l3 + 2], d[l3 + 3]]) as usize;
         let proto = d[l3 + 9];
         let len = (tot - ihl) as u32;
