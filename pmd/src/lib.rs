@@ -73,11 +73,17 @@ pub trait UpcallProvider: Send + Sync {
     }
 }
 
-/// Connection tracking as the datapath calls it for the `ct` action (the
-/// `conntrack` crate implements it). Called concurrently from every PMD
-/// thread.
+/// Connection tracking as the datapath calls it for the `ct` action.
+/// Called concurrently from every PMD thread. [`conntrack::Conntrack`] is the
+/// implementation; the trait keeps the datapath testable with others.
 pub trait ConntrackHook: Send + Sync {
     /// Runs `action` on every packet of `batch` at monotonic time `now_ns`,
     /// setting `md.ct_*` (and rewriting packets for NAT); may remove packets.
     fn execute(&self, batch: &mut PacketBatch, action: &CtAction, now_ns: u64);
+}
+
+impl ConntrackHook for conntrack::Conntrack {
+    fn execute(&self, batch: &mut PacketBatch, action: &CtAction, now_ns: u64) {
+        conntrack::Conntrack::execute(self, batch, action, now_ns);
+    }
 }
