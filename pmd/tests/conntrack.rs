@@ -79,25 +79,25 @@ fn dummy() -> Arc<DummyNetdev> {
     DummyNetdev::open(&name, &Options::new()).unwrap()
 }
 
-fn tcp(
-    src: u8,
-    dst: u8,
-    sport: u16,
-    dport: u16,
-    syn: bool,
-    ack: bool,
-    seq: u32,
-    ackn: u32,
-) -> Vec<u8> {
+/// TCP flags of a crafted segment.
+#[derive(Clone, Copy)]
+enum Flags {
+    Syn,
+    SynAck,
+    Ack,
+}
+
+/// A TCP segment from host `src` to host `dst` (addresses 10.0.0.N, MACs
+/// 02:00:00:00:00:NN) with sequence `seq` and acknowledgement `ackn`.
+fn tcp(src: u8, dst: u8, ports: (u16, u16), flags: Flags, seq: u32, ackn: u32) -> Vec<u8> {
     let mut b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, src], [2, 0, 0, 0, 0, dst])
         .ipv4([10, 0, 0, src], [10, 0, 0, dst], 64)
-        .tcp(sport, dport, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if ack {
-        b = b.ack(ackn);
-    }
+        .tcp(ports.0, ports.1, seq, 64240);
+    b = match flags {
+        Flags::Syn => b.syn(),
+        Flags::SynAck => b.syn().ack(ackn),
+        Flags::Ack => b.ack(ackn),
+    };
     let mut v = Vec::new();
     b.write(&mut v, &[]).unwrap();
     v
@@ -126,19 +126,19 @@ fn stateful_firewall_admits_replies_and_blocks_unsolicited_inbound() {
     dp.add_port(2, outside.clone(), None).unwrap();
 
     // Outbound SYN: committed and forwarded.
-    let syn = tcp(1, 2, 40000, 80, true, false, 1000, 0);
+    let syn = tcp(1, 2, (40000, 80), Flags::Syn, 1000, 0);
     inside.receive(&syn);
     assert_eq!(wait_sent(&outside, 1), vec![syn]);
     // The SYN-ACK reply is established and admitted.
-    let synack = tcp(2, 1, 80, 40000, true, true, 5000, 1001);
+    let synack = tcp(2, 1, (80, 40000), Flags::SynAck, 5000, 1001);
     outside.receive(&synack);
     assert_eq!(wait_sent(&inside, 1), vec![synack]);
-    let ack = tcp(1, 2, 40000, 80, false, true, 1001, 5001);
+    let ack = tcp(1, 2, (40000, 80), Flags::Ack, 1001, 5001);
     inside.receive(&ack);
     assert_eq!(wait_sent(&outside, 1), vec![ack]);
 
     // Unsolicited inbound SYN to another port: dropped.
-    outside.receive(&tcp(2, 1, 80, 22, true, false, 7, 0));
+    outside.receive(&tcp(2, 1, (80, 22), Flags::Syn, 7, 0));
     std::thread::sleep(Duration::from_millis(50));
     assert!(
         inside.take_sent().is_empty(),
