@@ -8,9 +8,11 @@ scripts/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo clippy --all-targets -- -D warnings (with the dpdk feature)"
+cargo clippy --workspace --all-targets --features netdev/dpdk -- -D warnings
 echo "== cargo test --workspace"
 cargo test --workspace
+echo "== DPDK ports (cargo feature dpdk)"
+cargo test -p netdev --features dpdk --test dpdk
 echo "== benches compile"
 cargo bench --workspace --no-run
