@@ -13,8 +13,9 @@
 //! 1. The mask starts with the fields OVS always examines: `in_port`,
 //!    `recirc_id`, `eth_type`, and `nw_frag` for IPv4/IPv6 (so dumps read
 //!    `recirc_id(0),in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(frag=no)`).
-//! 2. `eth_src`, `eth_dst` and the outer VLAN TCI's VID and CFI (presence)
-//!    bits are un-wildcarded.
+//! 2. `eth_src`, `eth_dst`, the outer VLAN TCI's VID and CFI (presence)
+//!    bits and the outer TPID are un-wildcarded (OVS's ODP mask always
+//!    carries the TPID of a tagged flow as an exact outer Ethertype).
 //! 3. Unknown input port, a VLAN Ethertype without a tag, a VID the input
 //!    port does not accept (`input_vid_is_valid()`) or a reserved multicast
 //!    destination (STP/LACP/LLDP/pause/CDP..., `eth_addr_is_reserved()`;
@@ -31,7 +32,14 @@
 //!    `push_vlan`/`pop_vlan` are emitted only when the header changes
 //!    between consecutive outputs (`commit_vlan_action()`), and any `pop_vlan`
 //!    makes the mask match the input's whole TPID and TCI (PCP included),
-//!    exactly as OVS.
+//!    exactly as OVS. One deliberate deviation: a priority-tagged frame in
+//!    bridge VLAN 0 also matches its PCP, because the PCP decides whether
+//!    the tag survives (OVS leaves it wildcarded, a megaflow soundness bug).
+//!
+//! Flood order: OVS walks its bundles in hash order; rvs outputs first the
+//! ports that take the frame with its current encapsulation, then the
+//! others, each by OpenFlow port number, so at most one VLAN change is
+//! committed per flood.
 //!
 //! The MAC table is not part of the megaflow: [`NormalBridge::mac_seq`]
 //! changes whenever the table (or the port configuration) changes, and the

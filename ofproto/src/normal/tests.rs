@@ -77,6 +77,7 @@ fn base_mask() -> Flow {
     }
     m.set(fields::NW_FRAG, FRAG_MASK as u64);
     m.set(fields::VLAN0_TCI, 0x1fff);
+    m.set_exact(fields::VLAN0_TPID);
     m
 }
 
@@ -168,6 +169,18 @@ fn cases() -> Vec<Case> {
             flow: frame(1, a, b, None),
             actions: vec![out(2)],
             mask: base_mask(),
+        },
+        Case {
+            name: "priority tag in VLAN 0 on trunks is kept; its PCP is matched",
+            ports: vec![(1, trunk(&[])), (2, trunk(&[]))],
+            macs: vec![(b, 0, 2)],
+            flow: frame(1, a, b, Some((0, 3))),
+            actions: vec![out(2)],
+            mask: {
+                let mut m = base_mask();
+                m.set(fields::VLAN0_TCI, 0xffff);
+                m
+            },
         },
         Case {
             name: "native-untagged: untagged ingress joins native VLAN, to trunk",
@@ -928,7 +941,55 @@ proptest! {
             // Revalidation (no learning) reproduces the same translation.
             let y = br.xlate(&f, now, false).unwrap();
             prop_assert_eq!(&y, &x);
+            // Soundness of the mask: a flow that differs only in wildcarded
+            // bits (L3/L4 fields, and the PCP unless matched) translates to
+            // the same actions.
+            let mut g = f.clone();
+            g.set(fields::NW_SRC, 0xc0a8_0001);
+            g.set(fields::TP_SRC, 999);
+            if p.tag.is_some() && x.mask.get(fields::VLAN0_TCI) & 0xe000 == 0 {
+                let tci = g.get(fields::VLAN0_TCI) ^ 0x6000;
+                g.set(fields::VLAN0_TCI, tci);
+            }
+            prop_assert!(g.equal_masked(&f, &x.mask));
+            let z = br.xlate(&g, now, false).unwrap();
+            prop_assert_eq!(&z.actions, &x.actions);
         }
         prop_assert!(br.fdb_rows(0).len() <= 3);
     }
+}
+
+/// The megaflows read like OVS's `dpctl/dump-flows` of a NORMAL bridge.
+#[test]
+fn dump_text_looks_like_ovs() {
+    use dp_core::matches::Match;
+    use dp_core::odp_text::{format_actions, format_match};
+    let show = |br: &NormalBridge, f: &Flow| {
+        let x = br.xlate(f, 0, false).unwrap();
+        format!(
+            "{}, actions:{}",
+            format_match(&Match::new(f, &x.mask)),
+            format_actions(&x.actions)
+        )
+    };
+    let br = bridge(&[(1, access(10)), (2, trunk(&[]))]);
+    br.ml.write().update(mac(1), 10, 1, 0);
+    br.ml.write().update(mac(2), 10, 2, 0);
+    assert_eq!(
+        show(&br, &frame(1, mac(1), mac(2), None)),
+        "recirc_id(0),in_port(101),eth(src=00:00:5e:00:53:01,dst=00:00:5e:00:53:02),\
+         eth_type(0x0800),ipv4(frag=no), actions:push_vlan(vid=10,pcp=0),102"
+    );
+    assert_eq!(
+        show(&br, &frame(2, mac(2), mac(1), Some((10, 0)))),
+        "recirc_id(0),in_port(102),eth(src=00:00:5e:00:53:02,dst=00:00:5e:00:53:01),\
+         eth_type(0x8100),vlan(vid=10,pcp=0),encap(eth_type(0x0800),ipv4(frag=no)), \
+         actions:pop_vlan,101"
+    );
+    let br = bridge(&[(1, trunk(&[])), (2, trunk(&[]))]);
+    assert_eq!(
+        show(&br, &frame(1, mac(1), BCAST, Some((10, 5)))),
+        "recirc_id(0),in_port(101),eth(src=00:00:5e:00:53:01,dst=ff:ff:ff:ff:ff:ff),\
+         eth_type(0x8100),vlan(vid=10),encap(eth_type(0x0800),ipv4(frag=no)), actions:102"
+    );
 }

@@ -8,7 +8,7 @@ use super::mac_learning::{secs, MacLearning};
 use super::vlan::{eth_type_vlan, BundleVlan, PortVlan, XVlan};
 use super::Xlate;
 use dp_core::actions::OdpAction;
-use dp_core::flow::{fields, Flow, FRAG_MASK, VLAN_CFI, VLAN_VID_MASK};
+use dp_core::flow::{fields, Flow, FRAG_MASK, VLAN_CFI, VLAN_PCP_MASK, VLAN_VID_MASK};
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
 
@@ -145,6 +145,11 @@ pub(crate) fn xlate_normal(
     mask.set_exact(fields::ETH_DST);
     let m = mask.get(fields::VLAN0_TCI) | (VLAN_VID_MASK | VLAN_CFI) as u64;
     mask.set(fields::VLAN0_TCI, m);
+    // The outer TPID is matched exactly too: OVS's ODP key encodes it as the
+    // outer OVS_KEY_ATTR_ETHERTYPE, whose mask odp_flow_key_from_flow__()
+    // always exports as exact for a tagged flow (and xvlan_extract() checks
+    // it). For untagged frames the key's TPID is 0 and this is a no-op.
+    mask.set_exact(fields::VLAN0_TPID);
 
     let in_odp = flow.get(fields::IN_PORT) as u32;
     let Some((&in_of, in_port)) = ports
@@ -170,6 +175,15 @@ pub(crate) fn xlate_normal(
     }
     let xvlan = in_port.vlan.input_translate(in_xvlan);
     let vlan = xvlan.vid;
+    if vlan == 0 && in_xvlan.tpid != 0 {
+        // A priority-tagged frame in bridge VLAN 0: whether an output keeps
+        // a (priority) tag depends on the PCP (xvlan_put() emits a header iff
+        // VID|PCP != 0), so the PCP is consulted. OVS leaves it wildcarded
+        // here, which lets a PCP-0 tag hit a megaflow made for PCP != 0 (and
+        // keep its tag, where its own upcall would pop it); rvs matches it.
+        let m = mask.get(fields::VLAN0_TCI) | VLAN_PCP_MASK as u64;
+        mask.set(fields::VLAN0_TCI, m);
+    }
 
     // is_admissible(): reserved multicast destinations (forward-bpdu=false).
     let dst = flow.get(fields::ETH_DST);
