@@ -238,8 +238,8 @@ fn run(opts: &cli::Options, ready: &mut Option<daemon::Readiness>) -> Result<(),
     }
     drop(switch);
     drop(pidfile);
+    drop(server);
     let _ = done_tx.send(());
     std::thread::sleep(Duration::from_millis(100));
-    drop(server);
     Ok(())
 }
