@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 
 fn uniq(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn dummy(n_rxq: usize) -> Arc<DummyNetdev> {
@@ -60,7 +64,12 @@ fn collect(port: &DummyNetdev, n: usize) -> Vec<Vec<u8>> {
     got
 }
 
-fn two_port_switch() -> (Datapath, Arc<DummyNetdev>, Arc<DummyNetdev>, Arc<DummyNetdev>) {
+fn two_port_switch() -> (
+    Datapath,
+    Arc<DummyNetdev>,
+    Arc<DummyNetdev>,
+    Arc<DummyNetdev>,
+) {
     let (p1, p2, p3) = (dummy(1), dummy(1), dummy(1));
     let sw = Arc::new(LearningSwitch::new(vec![1, 2, 3]));
     let mut dp = Datapath::new(cfg(vec![], RxqAssign::Cycles), sw, None);
@@ -97,7 +106,9 @@ fn learning_switch_floods_then_forwards_and_installs_megaflows() {
         .map(|f| dp_core::odp_text::format_match(&f.m))
         .collect();
     assert!(
-        lines.iter().any(|l| l.contains("in_port(1)") && l.contains("dst=02:00:00:00:00:02")),
+        lines
+            .iter()
+            .any(|l| l.contains("in_port(1)") && l.contains("dst=02:00:00:00:00:02")),
         "{lines:?}"
     );
     let stats = dp.pmd_stats_show().unwrap();
@@ -159,9 +170,15 @@ fn affinity_pins_and_isolates() {
     let a = dp.rxq_assignment();
     assert_eq!(a[&1], vec![(1, 0), (1, 1)]);
     assert_eq!(a[&0], vec![(2, 0), (2, 1)]);
-    assert!(dp.pmd_rxq_show().unwrap().contains("core_id 1:\n  isolated : true\n"));
+    assert!(dp
+        .pmd_rxq_show()
+        .unwrap()
+        .contains("core_id 1:\n  isolated : true\n"));
     let warnings = dp.set_rxq_affinity(1, Some("0:5")).unwrap();
-    assert!(warnings[0].contains("Core 5 cannot be pinned"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("Core 5 cannot be pinned"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -186,7 +203,9 @@ fn replacing_queues_and_pmds_under_traffic_loses_nothing() {
             }
         })
     };
-    let mut modes = [RxqAssign::Cycles, RxqAssign::Group, RxqAssign::RoundRobin].iter().cycle();
+    let mut modes = [RxqAssign::Cycles, RxqAssign::Group, RxqAssign::RoundRobin]
+        .iter()
+        .cycle();
     for round in 0..6 {
         let cores = if round % 2 == 0 { vec![0, 1] } else { vec![1] };
         dp.set_config(cfg(cores, *modes.next().unwrap()));
@@ -194,7 +213,11 @@ fn replacing_queues_and_pmds_under_traffic_loses_nothing() {
     }
     sender.join().unwrap();
     let got = collect(&p2, total as usize);
-    assert_eq!(got.len(), total as usize, "every frame forwarded exactly once");
+    assert_eq!(
+        got.len(),
+        total as usize,
+        "every frame forwarded exactly once"
+    );
     let mut ports: Vec<u16> = got
         .iter()
         .map(|f| u16::from_be_bytes([f[34], f[35]]))

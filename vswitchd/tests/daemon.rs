@@ -301,7 +301,7 @@ fn tcp_transfer_every_byte_checked() {
     let (_br, a, b) = two_hosts(&mut e, "afxdp");
     assert!(a.ping(&b.ip, 20), "{}", e.log());
     let n = (4 << 20).to_string();
-    let mut server = Command::new("ip")
+    let server = Command::new("ip")
         .args(["netns", "exec", &b.ns, "python3", "-c", TCP_SERVER, &n])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
