@@ -239,6 +239,23 @@ fn ping_through(kind: &str) {
         (!s.contains("rx_packets=0,") && s.contains("rx_packets=")).then_some(())
     })
     .is_some());
+    // Idle megaflows expire after max-idle.
+    b.exec(&["ping", "-c", "2", "-i", "0.2", &a.ip]).unwrap();
+    assert!(e
+        .appctl(&["dpctl/dump-flows"])
+        .unwrap()
+        .contains("actions:"));
+    e.vsctl(&["set", "open", ".", "other_config:max-idle=500"])
+        .unwrap();
+    assert!(
+        wait_for(10, || (!e
+            .appctl(&["dpctl/dump-flows"])
+            .unwrap()
+            .contains("actions:"))
+        .then_some(()))
+        .is_some(),
+        "idle flows not expired"
+    );
     let log = e.log();
     assert!(!log.contains("|WARN|") && !log.contains("|ERR|"), "{log}");
 }
