@@ -12,10 +12,12 @@ set -euo pipefail
 # pkg-config finds one (libbpf-dev, which the DPDK packages pull in too) and
 # against its own copy otherwise; libbpf-dev is listed so that the build is
 # the same either way. iproute2 and python3 run the afxdp tests (veth pairs in
-# namespaces, raw AF_PACKET sockets).
+# namespaces, raw AF_PACKET sockets); iputils-ping, ethtool (checksum offload
+# off on the namespace side of veths) and iperf3 run the rvs-vswitchd tests
+# and scripts/demo.sh.
 need_apt=()
 for pkg in pkg-config make gcc clang llvm libclang-dev m4 libelf-dev zlib1g-dev libpcap-dev libbpf-dev \
-    iproute2 python3; do
+    iproute2 python3 iputils-ping ethtool iperf3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -172,6 +172,12 @@ impl Datapath {
         }
     }
 
+    /// The datapath's monotonic clock in ns (the time base of flow
+    /// statistics' `used_ns`), for formatting `used:` in flow dumps.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
     /// Current configuration.
     pub fn config(&self) -> &DpConfig {
         &self.cfg
