@@ -13,7 +13,7 @@
 //! place, and touches only what differs, so that the replica changes our own
 //! status writes cause are cheap.
 
-use crate::ofproto::{BridgeNormal, BridgePort, Dispatcher, MacLearning, OFPP_LOCAL};
+use crate::ofproto::{BridgeNormal, BridgePort, Dispatcher, Normal, OFPP_LOCAL};
 use crate::vlog;
 use dp_core::flow::fields;
 use netdev::Netdev;
@@ -328,7 +328,7 @@ impl Switch {
                     name.clone(),
                     BridgeState {
                         uuid: b.uuid,
-                        normal: Arc::new(MacLearning::new()),
+                        normal: Arc::new(Normal::new(name)),
                         ifaces: BTreeMap::new(),
                         port_cfg: BTreeMap::new(),
                         datapath_id: String::new(),

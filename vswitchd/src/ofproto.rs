@@ -4,30 +4,31 @@
 //! (`netdev@ovs-netdev`); a miss is handed to the bridge that owns its input
 //! port. [`Dispatcher`] is the datapath's [`UpcallProvider`]: it maps the
 //! datapath port number to the bridge's [`BridgeNormal`], the bridge's
-//! forwarding logic. [`MacLearning`] implements it as OVS's NORMAL action
-//! does for untagged traffic (learning bridge with aging and a size limit,
-//! `fdb/show` table); another implementation (ofproto's NORMAL with VLANs)
-//! can replace it per bridge through [`Dispatcher::set_bridge`] without
-//! touching the rest of the daemon.
+//! forwarding logic. [`Normal`] implements it with ofproto's NORMAL action
+//! (MAC learning, VLANs); another pipeline (the OpenFlow tables) can replace
+//! it per bridge through [`Dispatcher::set_bridge`] without touching the rest
+//! of the daemon.
 
 use dp_core::actions::OdpAction;
 use dp_core::fastpath::Upcall;
 use dp_core::flow::{fields, Flow};
 use dp_core::packet::DpPacket;
-use parking_lot::{Mutex, RwLock};
+use ofproto::normal::{
+    NormalBridge, PortVlan, VlanMode, MAC_DEFAULT_MAX, MAC_ENTRY_DEFAULT_IDLE_TIME,
+};
+use parking_lot::RwLock;
 use pmd::UpcallProvider;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// OpenFlow port number of a bridge's LOCAL port (`OFPP_LOCAL`).
 pub const OFPP_LOCAL: u32 = 65534;
 
 /// Default `other_config:mac-aging-time`, seconds (OVS `MAC_ENTRY_DEFAULT_IDLE_TIME`).
-pub const DEFAULT_MAC_AGING: u64 = 300;
+pub const DEFAULT_MAC_AGING: u64 = MAC_ENTRY_DEFAULT_IDLE_TIME as u64;
 /// Default `other_config:mac-table-size` (OVS `MAC_DEFAULT_MAX`).
-pub const DEFAULT_MAC_TABLE_SIZE: usize = 8192;
+pub const DEFAULT_MAC_TABLE_SIZE: usize = MAC_DEFAULT_MAX;
 
 /// A bridge port as the forwarding logic sees it (from the `Port` and
 /// `Interface` rows).
@@ -75,237 +76,131 @@ pub trait BridgeNormal: Send + Sync {
     fn fdb_len(&self) -> usize;
 }
 
-struct MacEntry {
-    port: u32,
-    used: Instant,
+/// OVS's NORMAL action for one bridge: [`ofproto::normal::NormalBridge`]
+/// (MAC learning with aging, VLAN access/trunk/native modes, megaflow masks
+/// of exactly the fields consulted) behind [`BridgeNormal`]. Flood decisions
+/// are cached like any other and revalidated when the MAC table changes, as
+/// OVS does.
+pub struct Normal {
+    inner: NormalBridge,
+    start: Instant,
 }
 
-/// A MAC-learning bridge (OVS NORMAL without VLAN processing: every frame is
-/// in VLAN 0). Known unicast destinations get a megaflow matching
-/// `in_port`, `recirc_id`, `eth_src` and `eth_dst`; floods are executed
-/// without caching so that the next packet after learning installs the
-/// precise flow.
-pub struct MacLearning {
-    ports: RwLock<Vec<BridgePort>>,
-    macs: Mutex<(HashMap<u64, MacEntry>, Vec<u64>)>,
-    aging: Mutex<(Duration, usize)>,
-    gen: AtomicU64,
-}
-
-impl Default for MacLearning {
-    fn default() -> Self {
-        MacLearning {
-            ports: RwLock::new(Vec::new()),
-            macs: Mutex::new((HashMap::new(), Vec::new())),
-            aging: Mutex::new((
-                Duration::from_secs(DEFAULT_MAC_AGING),
-                DEFAULT_MAC_TABLE_SIZE,
-            )),
-            gen: AtomicU64::new(0),
-        }
-    }
-}
-
-fn is_unicast(mac: u64) -> bool {
-    mac >> 40 & 1 == 0
-}
-
-impl MacLearning {
-    /// An empty bridge.
-    pub fn new() -> MacLearning {
-        MacLearning::default()
-    }
-
-    fn bump(&self) {
-        self.gen.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn learn(&self, mac: u64, port: u32) {
-        if !is_unicast(mac) || mac == 0 {
-            return;
-        }
-        let max = self.aging.lock().1;
-        let mut g = self.macs.lock();
-        let (table, lru) = &mut *g;
-        let now = Instant::now();
-        match table.get_mut(&mac) {
-            Some(e) if e.port == port => {
-                e.used = now;
-                if let Some(i) = lru.iter().position(|m| *m == mac) {
-                    lru.remove(i);
-                }
-                lru.push(mac);
-            }
-            Some(e) => {
-                e.port = port;
-                e.used = now;
-                if let Some(i) = lru.iter().position(|m| *m == mac) {
-                    lru.remove(i);
-                }
-                lru.push(mac);
-                self.bump();
-            }
-            None => {
-                while table.len() >= max.max(1) && !lru.is_empty() {
-                    let old = lru.remove(0);
-                    table.remove(&old);
-                }
-                table.insert(mac, MacEntry { port, used: now });
-                lru.push(mac);
-                self.bump();
-            }
+impl Normal {
+    /// NORMAL for bridge `name`, with no ports.
+    pub fn new(name: &str) -> Normal {
+        Normal {
+            inner: NormalBridge::new(name),
+            start: Instant::now(),
         }
     }
 
-    fn lookup(&self, mac: u64) -> Option<u32> {
-        let aging = self.aging.lock().0;
-        let g = self.macs.lock();
-        g.0.get(&mac)
-            .filter(|e| e.used.elapsed() < aging)
-            .map(|e| e.port)
-    }
-
-    fn translate(&self, flow: &Flow) -> Upcall {
-        let in_port = flow.get(fields::IN_PORT) as u32;
-        let dst = flow.get(fields::ETH_DST);
-        let known = if is_unicast(dst) {
-            self.lookup(dst)
-        } else {
-            None
-        };
-        let ports = self.ports.read();
-        match known.filter(|p| ports.iter().any(|bp| bp.odp_port == *p)) {
-            Some(p) => {
-                let mut mask = Flow::zero();
-                for f in [
-                    fields::IN_PORT,
-                    fields::RECIRC_ID,
-                    fields::ETH_SRC,
-                    fields::ETH_DST,
-                ] {
-                    mask.set_exact(f);
-                }
-                let actions = if p == in_port {
-                    Vec::new()
-                } else {
-                    vec![OdpAction::Output(p)]
-                };
-                Upcall {
-                    actions,
-                    mask: Some(mask),
-                    ufid: None,
-                }
-            }
-            None => Upcall {
-                actions: ports
-                    .iter()
-                    .filter(|bp| bp.odp_port != in_port)
-                    .map(|bp| OdpAction::Output(bp.odp_port))
-                    .collect(),
-                mask: None,
-                ufid: None,
-            },
-        }
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
     }
 }
 
-impl BridgeNormal for MacLearning {
+/// `Port.vlan_mode` text to the NORMAL's mode; unknown or absent: OVS's
+/// default rules (access if `tag` is set, else trunk).
+fn vlan_mode(s: Option<&str>) -> Option<VlanMode> {
+    match s? {
+        "trunk" => Some(VlanMode::Trunk),
+        "access" => Some(VlanMode::Access),
+        "native-tagged" => Some(VlanMode::NativeTagged),
+        "native-untagged" => Some(VlanMode::NativeUntagged),
+        _ => None,
+    }
+}
+
+impl BridgeNormal for Normal {
     fn upcall(&self, _pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
-        let in_port = flow.get(fields::IN_PORT) as u32;
-        if !self.ports.read().iter().any(|p| p.odp_port == in_port) {
-            return Err(format!("port {in_port} is not on this bridge"));
-        }
-        self.learn(flow.get(fields::ETH_SRC), in_port);
-        Ok(self.translate(flow))
+        self.inner
+            .xlate(flow, self.now_ns(), true)
+            .map(Upcall::from)
     }
 
     fn revalidate(&self, key: &Flow) -> Option<Vec<OdpAction>> {
-        let u = self.translate(key);
-        u.mask.map(|_| u.actions)
+        self.inner
+            .xlate(key, self.now_ns(), false)
+            .ok()
+            .map(|x| x.actions)
     }
 
     fn touch(&self, key: &Flow) {
-        self.learn(key.get(fields::ETH_SRC), key.get(fields::IN_PORT) as u32);
+        // An active flow keeps its source MAC alive, as OVS's revalidator
+        // does from the flow's statistics. Unlike OVS it only refreshes an
+        // entry that still exists, so `fdb/flush` is not undone by flows
+        // that were active just before it: their next packet relearns.
+        let in_port = key.get(fields::IN_PORT) as u32;
+        let tci = key.get(fields::VLAN0_TCI) as u16;
+        let vid = tci & dp_core::flow::VLAN_VID_MASK;
+        let vlan = if tci & dp_core::flow::VLAN_CFI != 0 && vid != 0 {
+            vid
+        } else {
+            self.inner
+                .ports()
+                .iter()
+                .find(|(_, odp, ..)| *odp == in_port)
+                .and_then(|(.., v)| match v.mode {
+                    Some(VlanMode::Trunk) => None,
+                    _ => v.tag,
+                })
+                .unwrap_or(0)
+        };
+        let src = dp_core::flow::u64_to_mac(key.get(fields::ETH_SRC));
+        if self.inner.fdb_lookup(src, vlan).is_some() {
+            let _ = self.inner.xlate(key, self.now_ns(), true);
+        }
     }
 
     fn set_ports(&self, ports: Vec<BridgePort>) {
-        let mut cur = self.ports.write();
-        if *cur == ports {
-            return;
+        let current = self.inner.ports();
+        for (ofport, ..) in &current {
+            if !ports.iter().any(|p| p.ofport == *ofport) {
+                self.inner.remove_port(*ofport);
+            }
         }
-        let mut g = self.macs.lock();
-        let (table, lru) = &mut *g;
-        table.retain(|_, e| ports.iter().any(|p| p.odp_port == e.port));
-        lru.retain(|m| table.contains_key(m));
-        *cur = ports;
-        self.bump();
+        for p in &ports {
+            let vlan = PortVlan {
+                mode: vlan_mode(p.vlan_mode.as_deref()),
+                tag: p.tag,
+                trunks: p.trunks.clone(),
+            };
+            let same = current.iter().any(|(o, d, n, v)| {
+                *o == p.ofport && *d == p.odp_port && *n == p.name && *v == vlan
+            });
+            if !same {
+                self.inner.set_port(p.ofport, p.odp_port, &p.name, vlan);
+            }
+        }
     }
 
     fn set_mac_config(&self, aging_secs: u64, max_entries: usize) {
-        *self.aging.lock() = (Duration::from_secs(aging_secs), max_entries);
+        self.inner
+            .set_mac_aging(aging_secs.min(u32::MAX as u64) as u32);
+        self.inner.set_mac_table_size(max_entries);
     }
 
     fn run(&self) -> bool {
-        let (aging, max) = *self.aging.lock();
-        let mut g = self.macs.lock();
-        let (table, lru) = &mut *g;
-        let before = table.len();
-        table.retain(|_, e| e.used.elapsed() < aging);
-        while table.len() > max.max(1) && !lru.is_empty() {
-            let old = lru.remove(0);
-            table.remove(&old);
-        }
-        lru.retain(|m| table.contains_key(m));
-        let changed = table.len() != before;
-        drop(g);
-        if changed {
-            self.bump();
-        }
-        changed
+        let before = self.inner.mac_seq();
+        self.inner.run_aging(self.now_ns());
+        self.inner.mac_seq() != before
     }
 
     fn generation(&self) -> u64 {
-        self.gen.load(Ordering::Relaxed)
+        self.inner.mac_seq()
     }
 
     fn fdb_show(&self) -> String {
-        let ports = self.ports.read();
-        let g = self.macs.lock();
-        let mut s = String::from(" port  VLAN  MAC                Age\n");
-        for mac in &g.1 {
-            let Some(e) = g.0.get(mac) else { continue };
-            let name = match ports.iter().find(|p| p.odp_port == e.port) {
-                Some(p) if p.ofport == OFPP_LOCAL => "LOCAL".to_string(),
-                Some(p) => p.ofport.to_string(),
-                None => continue,
-            };
-            let m = mac.to_be_bytes();
-            s.push_str(&format!(
-                "{:>5}  {:>4}  {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}  {:>3}\n",
-                name,
-                0,
-                m[2],
-                m[3],
-                m[4],
-                m[5],
-                m[6],
-                m[7],
-                e.used.elapsed().as_secs()
-            ));
-        }
-        s
+        self.inner.fdb_show(self.now_ns())
     }
 
     fn fdb_flush(&self) {
-        let mut g = self.macs.lock();
-        g.0.clear();
-        g.1.clear();
-        drop(g);
-        self.bump();
+        self.inner.fdb_flush();
     }
 
     fn fdb_len(&self) -> usize {
-        self.macs.lock().0.len()
+        self.inner.fdb_stats().current
     }
 }
 
@@ -377,25 +272,56 @@ mod tests {
 
     #[test]
     fn learns_and_revalidates() {
-        let b = MacLearning::new();
+        let b = Normal::new("br-test");
         b.set_ports(vec![port(1), port(2), port(3)]);
         let pkt = DpPacket::from_slice(&[0u8; 60]);
-        let u = b.upcall(&pkt, &flow(1, 0xa, 0xffff_ffff_ffff)).unwrap();
+        let u = b.upcall(&pkt, &flow(1, 0x0a, 0xffff_ffff_ffff)).unwrap();
         assert_eq!(u.actions, vec![OdpAction::Output(2), OdpAction::Output(3)]);
-        assert!(u.mask.is_none());
-        let u = b.upcall(&pkt, &flow(2, 0xb, 0xa)).unwrap();
+        let u = b.upcall(&pkt, &flow(2, 0x0b, 0x0a)).unwrap();
         assert_eq!(u.actions, vec![OdpAction::Output(1)]);
         assert!(u.mask.is_some());
         let g = b.generation();
-        // 0xa moves to port 3: the flow to it must change.
-        b.upcall(&pkt, &flow(3, 0xa, 0xb)).unwrap();
+        // 0x0a moves to port 3: the flow to it must change.
+        b.upcall(&pkt, &flow(3, 0x0a, 0x0b)).unwrap();
         assert!(b.generation() > g);
         assert_eq!(
-            b.revalidate(&flow(2, 0xb, 0xa)),
+            b.revalidate(&flow(2, 0x0b, 0x0a)),
             Some(vec![OdpAction::Output(3)])
         );
         assert!(b.fdb_show().contains("00:00:00:00:00:0a"));
         b.fdb_flush();
-        assert_eq!(b.revalidate(&flow(2, 0xb, 0xa)), None);
+        assert_eq!(
+            b.revalidate(&flow(2, 0x0b, 0x0a)),
+            Some(vec![OdpAction::Output(1), OdpAction::Output(3)]),
+            "unknown again: flooded"
+        );
+    }
+
+    #[test]
+    fn vlan_columns_reach_normal() {
+        let b = Normal::new("br-vlan");
+        let mut p1 = port(1);
+        p1.tag = Some(10);
+        let mut p2 = port(2);
+        p2.tag = Some(20);
+        let mut p3 = port(3);
+        p3.vlan_mode = Some("trunk".into());
+        b.set_ports(vec![p1, p2, p3]);
+        let pkt = DpPacket::from_slice(&[0u8; 60]);
+        let u = b.upcall(&pkt, &flow(1, 0x0a, 0xffff_ffff_ffff)).unwrap();
+        // VLAN 10 never reaches the VLAN 20 access port; the trunk gets a tag.
+        assert!(
+            !u.actions.contains(&OdpAction::Output(2)),
+            "{:?}",
+            u.actions
+        );
+        assert!(u.actions.contains(&OdpAction::Output(3)), "{:?}", u.actions);
+        assert!(
+            u.actions
+                .iter()
+                .any(|a| matches!(a, OdpAction::PushVlan { tci, .. } if tci & 0xfff == 10)),
+            "{:?}",
+            u.actions
+        );
     }
 }
