@@ -136,6 +136,9 @@ pub enum Action {
         table: u8,
         /// Use the conntrack original tuple (`resubmit(,T,ct)`).
         ct: bool,
+        /// Spelled as the 16-byte NXAST_RESUBMIT (no table); Open vSwitch
+        /// itself always writes NXAST_RESUBMIT_TABLE.
+        short: bool,
     },
     /// NXAST_SET_TUNNEL (32-bit) or NXAST_SET_TUNNEL64.
     SetTunnel {
@@ -146,7 +149,9 @@ pub enum Action {
     },
     /// NXAST_POP_QUEUE.
     PopQueue,
-    /// NXAST_REG_MOVE: copy `n_bits` from src[src_ofs..] to dst[dst_ofs..].
+    /// NXAST_REG_MOVE (OF1.0-1.4) / OF1.5 OFPAT_COPY_FIELD (28: `n_bits u16,
+    /// src_offset u16, dst_offset u16, pad[2], src header, dst header`):
+    /// copy `n_bits` from src[src_ofs..] to dst[dst_ofs..].
     RegMove {
         /// Bits to copy.
         n_bits: u16,
@@ -431,9 +436,18 @@ impl Action {
                         _ => Action::Meter(a.u32()?),
                     }
                 }
+                28 => {
+                    let n_bits = a.u16()?;
+                    let src_ofs = a.u16()?;
+                    let dst_ofs = a.u16()?;
+                    a.skip(2)?;
+                    let src = OxmHeader::read(&mut a)?;
+                    let dst = OxmHeader::read(&mut a)?;
+                    Action::RegMove { n_bits, src_ofs, dst_ofs, src, dst }
+                }
                 25 => {
                     let f = MatchField::read(&mut a).map_err(|e| OfpError::new(ErrorCode::BadActionSetLen, e.detail))?;
-                    if a.rest().iter().any(|&b| b != 0) || crate::ofp::wire::pad8(4 + f.header().wire_len() + f.header().length as usize) != len {
+                    if a.rest().iter().any(|&b| b != 0) || crate::ofp::wire::pad8(8 + f.header().length as usize) != len {
                         return Err(OfpError::new(ErrorCode::BadActionSetLen, "set_field padding"));
                     }
                     Action::SetField(f)
@@ -562,6 +576,15 @@ impl Action {
             Action::Meter(v) => {
                 std(w, 29);
                 w.u32(*v);
+            }
+            Action::RegMove { n_bits, src_ofs, dst_ofs, src, dst } if version >= 6 => {
+                std(w, 28);
+                w.u16(*n_bits);
+                w.u16(*src_ofs);
+                w.u16(*dst_ofs);
+                w.zeros(2);
+                src.write(w);
+                dst.write(w);
             }
             nx => nx_actions::encode(nx, version, w),
         }

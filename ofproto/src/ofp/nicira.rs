@@ -137,7 +137,7 @@ fn write_maps(maps: &[TlvMap], w: &mut Vec<u8>) {
 impl NxMsg {
     /// Decodes from `subtype` on (the vendor id is already consumed).
     /// Unknown subtypes are OFPBRC_BAD_SUBTYPE (OFPBRC_BAD_EXP_TYPE).
-    pub fn decode(v: u8, b: &[u8]) -> Result<NxMsg, OfpError> {
+    pub fn decode(_v: u8, b: &[u8]) -> Result<NxMsg, OfpError> {
         let mut r = Rd::new(b);
         let st = r.u32()?;
         Ok(match st {

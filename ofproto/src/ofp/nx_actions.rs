@@ -214,11 +214,11 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
     use subtype::*;
     let of10 = version == 1;
     let act = match st {
-        RESUBMIT => Action::Resubmit { in_port: a.u16()?, table: 255, ct: false },
+        RESUBMIT => Action::Resubmit { in_port: a.u16()?, table: 255, ct: false, short: true },
         RESUBMIT_TABLE | RESUBMIT_TABLE_CT => {
             let in_port = a.u16()?;
             let table = a.u8()?;
-            Action::Resubmit { in_port, table, ct: st == RESUBMIT_TABLE_CT }
+            Action::Resubmit { in_port, table, ct: st == RESUBMIT_TABLE_CT, short: false }
         }
         SET_TUNNEL => {
             a.skip(2)?;
@@ -354,10 +354,7 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             let offset = a.u16()?;
             Action::CheckPktLarger { pkt_len, offset, dst: OxmHeader::read(a)? }
         }
-        DELETE_FIELD => {
-            a.skip(2)?;
-            Action::DeleteField(OxmHeader::read(a)?)
-        }
+        DELETE_FIELD => Action::DeleteField(OxmHeader::read(a)?),
         SET_QUEUE if of10 => {
             a.skip(2)?;
             Action::SetQueue(a.u32()?)
@@ -492,8 +489,8 @@ fn fill_to(w: &mut Vec<u8>, start: usize, n: usize) {
 pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
     use subtype::*;
     match act {
-        Action::Resubmit { in_port, table, ct } => {
-            if *table == 255 && !ct {
+        Action::Resubmit { in_port, table, ct, short } => {
+            if *short && *table == 255 && !ct {
                 hdr(w, RESUBMIT);
                 w.u16(*in_port);
             } else {
@@ -758,9 +755,8 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
         }
         Action::DeleteField(f) => {
             let s = hdr(w, DELETE_FIELD);
-            w.zeros(2);
             f.write(w);
-            fill_to(w, s, 16);
+            fill_to(w, s, 24);
         }
         // OF1.0 spellings of OF1.1+ standard actions.
         Action::SetQueue(q) => {

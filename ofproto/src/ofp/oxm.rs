@@ -334,7 +334,8 @@ impl OxmHeader {
         }
     }
 
-    /// Size of the header on the wire (4, or 8 for experimenter classes).
+    /// Size of the header on the wire (4, or 8 for experimenter classes; the
+    /// experimenter id is also counted in `length`).
     pub fn wire_len(&self) -> usize {
         if self.id.experimenter.is_some() {
             8
@@ -465,7 +466,7 @@ impl OxmMatch {
 
     /// Length of the bare TLVs.
     pub fn tlv_len(&self) -> usize {
-        self.fields.iter().map(|f| f.header().wire_len() + f.header().length as usize).sum()
+        self.fields.iter().map(|f| 4 + f.header().length as usize).sum()
     }
 
     /// Decodes an OF1.2+ `ofp_match` {type=OXM u16, length u16, TLVs, pad to
