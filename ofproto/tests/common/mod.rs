@@ -144,37 +144,42 @@ pub fn run_ofctl(ours: &[u8], args: &[&str], extra: &dyn Fn(u8, &Header, &Messag
     let mut msgs = Vec::new();
     let mut version = 0;
     let top = *ours.iter().max().unwrap();
-    // ovs-ofctl may open several connections in a row (table names first).
-    'conns: loop {
-        let mut s = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
+    // ovs-ofctl may open several connections, overlapping (table names,
+    // port names, then the command itself): serve them all, non-blocking.
+    let mut conns: Vec<(std::os::unix::net::UnixStream, Decoder)> = Vec::new();
+    let mut buf = [0u8; 65536];
+    let mut exited: Option<Instant> = None;
+    loop {
+        if Instant::now() > deadline || exited.is_some_and(|t| t.elapsed() > Duration::from_millis(50)) {
+            break;
+        }
+        if exited.is_none() && child.try_wait().unwrap().is_some() {
+            exited = Some(Instant::now());
+        }
+        let mut idle = true;
+        if let Ok((mut st, _)) = listener.accept() {
+            st.set_nonblocking(true).unwrap();
+            st.write_all(&Message::Hello(Hello::with_versions(ours)).encode(top, 0)).unwrap();
+            conns.push((st, Decoder::new()));
+            idle = false;
+        }
+        let mut i = 0;
+        while i < conns.len() {
+            let (st, dec) = &mut conns[i];
+            match st.read(&mut buf) {
+                Ok(0) => {
+                    conns.remove(i);
+                    continue;
+                }
+                Ok(n) => {
+                    idle = false;
+                    dec.feed(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(_) => {
-                    if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-                        break 'conns;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
+                    conns.remove(i);
+                    continue;
                 }
-            }
-        };
-        s.set_nonblocking(false).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-        s.write_all(&Message::Hello(Hello::with_versions(ours)).encode(top, 0)).unwrap();
-        let mut dec = Decoder::new();
-        let mut buf = [0u8; 65536];
-        loop {
-            if Instant::now() > deadline {
-                break 'conns;
-            }
-            match s.read(&mut buf) {
-                Ok(0) => continue 'conns,
-                Ok(n) => dec.feed(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
-                    if child.try_wait().unwrap().is_some() {
-                        break 'conns;
-                    }
-                }
-                Err(_) => continue 'conns,
             }
             while let Some(frame) = dec.next_frame().expect("framing") {
                 let (h, m) = Message::decode(&frame).unwrap_or_else(|e| panic!("decode {e}: {}", hex(&frame)));
@@ -185,10 +190,17 @@ pub fn run_ofctl(ours: &[u8], args: &[&str], extra: &dyn Fn(u8, &Header, &Messag
                 let v = if version == 0 { h.version } else { version };
                 let replies = extra(v, &h, &m).unwrap_or_else(|| default_reply(v, &m));
                 for r in replies {
-                    let _ = s.write_all(&r.encode(v, h.xid));
+                    let bytes = r.encode(v, h.xid);
+                    st.set_nonblocking(false).unwrap();
+                    let _ = st.write_all(&bytes);
+                    st.set_nonblocking(true).unwrap();
                 }
                 msgs.push((h, m));
             }
+            i += 1;
+        }
+        if idle {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
     let _ = child.kill();
