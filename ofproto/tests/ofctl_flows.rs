@@ -10,7 +10,12 @@ use ofproto::ofp::nicira::NxMsg;
 use ofproto::ofp::oxm::Field;
 use ofproto::ofp::{Action, FlowMod, Match, Message};
 
-const VERSIONS: &[(&str, u8)] = &[("OpenFlow10", 1), ("OpenFlow13", 4), ("OpenFlow14", 5), ("OpenFlow15", 6)];
+const VERSIONS: &[(&str, u8)] = &[
+    ("OpenFlow10", 1),
+    ("OpenFlow13", 4),
+    ("OpenFlow14", 5),
+    ("OpenFlow15", 6),
+];
 
 /// One flow per match field family (the same list for all versions).
 const FIELD_FLOWS: &[&str] = &[
@@ -104,10 +109,17 @@ fn every_match_field_round_trips_in_every_version() {
     if !have_ofctl() {
         return;
     }
-    let lines: Vec<String> = FIELD_FLOWS.iter().map(|f| format!("table=1,priority=5,{f},actions=drop")).collect();
+    let lines: Vec<String> = FIELD_FLOWS
+        .iter()
+        .map(|f| format!("table=1,priority=5,{f},actions=drop"))
+        .collect();
     let file = write_file("fields", &lines);
     for (name, v) in VERSIONS {
-        let s = run_ofctl(&[1, 4, 5, 6], &["-O", name, "add-flows", "SOCK", file.to_str().unwrap()], &|_, _, _| None);
+        let s = run_ofctl(
+            &[1, 4, 5, 6],
+            &["-O", name, "add-flows", "SOCK", file.to_str().unwrap()],
+            &|_, _, _| None,
+        );
         assert!(s.ok, "{name}: {}", s.stderr);
         assert_eq!(s.version, *v);
         assert_roundtrip(&s);
@@ -117,22 +129,40 @@ fn every_match_field_round_trips_in_every_version() {
             assert_eq!(fm.table_id, 1);
             assert_eq!(fm.priority, 5);
             let fields = fm.match_.fields();
-            assert!(fields.fields.iter().all(|f| f.field != Field::Unknown), "{name}: unknown field in {fields:?}");
-            fields.validate().unwrap_or_else(|e| panic!("{name}: {e} in {fields:?}"));
+            assert!(
+                fields.fields.iter().all(|f| f.field != Field::Unknown),
+                "{name}: unknown field in {fields:?}"
+            );
+            fields
+                .validate()
+                .unwrap_or_else(|e| panic!("{name}: {e} in {fields:?}"));
         }
         // Spot checks on decoded values.
         let all: Vec<_> = fms.iter().flat_map(|f| f.match_.fields().fields).collect();
-        let get = |f: Field| all.iter().find(|m| m.field == f).unwrap_or_else(|| panic!("{name}: no {f:?}"));
+        let get = |f: Field| {
+            all.iter()
+                .find(|m| m.field == f)
+                .unwrap_or_else(|| panic!("{name}: no {f:?}"))
+        };
         assert_eq!(get(Field::Ipv4Src).value, [10, 0, 0, 0]);
-        assert_eq!(get(Field::Ipv4Src).mask.as_deref(), Some(&[255, 0, 0, 0][..]));
+        assert_eq!(
+            get(Field::Ipv4Src).mask.as_deref(),
+            Some(&[255, 0, 0, 0][..])
+        );
         assert_eq!(get(Field::CtZone).value, [0, 5]);
         if *v >= 6 {
             // OF1.5: Open vSwitch pairs 32-bit registers into OXM_OF_PKT_REGn.
-            assert_eq!(get(Field::XReg(7)).mask.as_deref(), Some(&[0, 0, 0, 0, 0, 0, 0, 0xff][..]));
+            assert_eq!(
+                get(Field::XReg(7)).mask.as_deref(),
+                Some(&[0, 0, 0, 0, 0, 0, 0, 0xff][..])
+            );
             assert_eq!(get(Field::XReg(3)).value_u64(), 5);
             assert_eq!(get(Field::XReg(5)).value_u64(), 3 << 32);
         } else {
-            assert_eq!(get(Field::Reg(15)).mask.as_deref(), Some(&[0, 0, 0, 0xff][..]));
+            assert_eq!(
+                get(Field::Reg(15)).mask.as_deref(),
+                Some(&[0, 0, 0, 0xff][..])
+            );
             assert_eq!(get(Field::Reg(7)).value_u64(), 5);
             assert_eq!(get(Field::Reg(10)).value_u64(), 3);
         }
@@ -156,16 +186,29 @@ fn every_action_round_trips_in_every_version() {
     if !have_ofctl() {
         return;
     }
-    let mut per_version: Vec<(&str, Vec<&str>)> = VERSIONS.iter().map(|(n, _)| (*n, ACTIONS_ALL.to_vec())).collect();
+    let mut per_version: Vec<(&str, Vec<&str>)> = VERSIONS
+        .iter()
+        .map(|(n, _)| (*n, ACTIONS_ALL.to_vec()))
+        .collect();
     // Version-specific spellings.
     per_version[0].1.extend(["dec_ttl(1,2,3)", "fin_timeout(idle_timeout=5,hard_timeout=10)", "set_nw_ttl:5", "mod_dl_src:00:01:02:03:04:05,mod_dl_dst:00:01:02:03:04:06,mod_nw_src:1.2.3.4,mod_nw_dst:1.2.3.5,mod_nw_tos:8", "tcp,actions=mod_tp_src:1,mod_tp_dst:2"]);
     for (_, l) in per_version.iter_mut().skip(1) {
-        l.extend(["push_vlan:0x8100,set_field:4100->vlan_vid,pop_vlan", "meter:2,group:1", "set_nw_ttl:5", "encap(nsh(md_type=1)),decap(),encap(ethernet)", "packet_type=(1,0x894f),actions=dec_nsh_ttl"]);
+        l.extend([
+            "push_vlan:0x8100,set_field:4100->vlan_vid,pop_vlan",
+            "meter:2,group:1",
+            "set_nw_ttl:5",
+            "encap(nsh(md_type=1)),decap(),encap(ethernet)",
+            "packet_type=(1,0x894f),actions=dec_nsh_ttl",
+        ]);
     }
     for (name, acts) in per_version {
         let lines: Vec<String> = acts.iter().map(|a| flow_line(a)).collect();
         let file = write_file(&format!("acts-{name}"), &lines);
-        let s = run_ofctl(&[1, 4, 5, 6], &["-O", name, "add-flows", "SOCK", file.to_str().unwrap()], &|_, _, _| None);
+        let s = run_ofctl(
+            &[1, 4, 5, 6],
+            &["-O", name, "add-flows", "SOCK", file.to_str().unwrap()],
+            &|_, _, _| None,
+        );
         let _ = std::fs::remove_file(&file);
         assert!(s.ok, "{name}: {}", s.stderr);
         assert_roundtrip(&s);
@@ -192,15 +235,29 @@ fn decoded_ct_flow_matches_the_text() {
     assert!(s.ok, "{}", s.stderr);
     assert_roundtrip(&s);
     let fm = &flow_mods(&s)[0];
-    assert_eq!((fm.command, fm.priority, fm.table_id, fm.buffer_id), (command::ADD, 10, 0, 0xffff_ffff));
+    assert_eq!(
+        (fm.command, fm.priority, fm.table_id, fm.buffer_id),
+        (command::ADD, 10, 0, 0xffff_ffff)
+    );
     let Match::Oxm(m) = &fm.match_ else { panic!() };
     assert_eq!(m.get(Field::EthType).unwrap().value, [8, 0]);
     let acts = fm.apply_actions();
-    let Action::Ct(ct) = acts[0] else { panic!("{acts:?}") };
+    let Action::Ct(ct) = acts[0] else {
+        panic!("{acts:?}")
+    };
     assert_eq!((ct.flags, ct.zone, ct.recirc_table), (1, 5, 255));
-    let Action::SetField(sf) = &ct.actions[0] else { panic!() };
+    let Action::SetField(sf) = &ct.actions[0] else {
+        panic!()
+    };
     assert_eq!((sf.field, sf.value_u64()), (Field::CtMark, 1));
-    assert!(matches!(acts[1], Action::Resubmit { table: 1, ct: false, .. }));
+    assert!(matches!(
+        acts[1],
+        Action::Resubmit {
+            table: 1,
+            ct: false,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -225,10 +282,26 @@ fn flow_mod_commands_and_flags() {
             all.extend(flow_mods(&s));
         }
         let cmds: Vec<u8> = all.iter().map(|f| f.command).collect();
-        assert_eq!(cmds, [command::ADD, command::MODIFY, command::MODIFY_STRICT, command::DELETE, command::DELETE_STRICT], "{name}");
+        assert_eq!(
+            cmds,
+            [
+                command::ADD,
+                command::MODIFY,
+                command::MODIFY_STRICT,
+                command::DELETE,
+                command::DELETE_STRICT
+            ],
+            "{name}"
+        );
         let add = &all[0];
-        assert_eq!((add.cookie, add.idle_timeout, add.hard_timeout, add.priority), (5, 10, 20, 7));
-        assert_eq!(add.flags & (flags::SEND_FLOW_REM | flags::CHECK_OVERLAP), flags::SEND_FLOW_REM | flags::CHECK_OVERLAP);
+        assert_eq!(
+            (add.cookie, add.idle_timeout, add.hard_timeout, add.priority),
+            (5, 10, 20, 7)
+        );
+        assert_eq!(
+            add.flags & (flags::SEND_FLOW_REM | flags::CHECK_OVERLAP),
+            flags::SEND_FLOW_REM | flags::CHECK_OVERLAP
+        );
         assert_eq!(all[3].out_port, 3, "{name}");
         if *v >= 4 {
             assert_eq!((all[1].cookie, all[1].cookie_mask), (5, 0xff));
@@ -236,12 +309,25 @@ fn flow_mod_commands_and_flags() {
         }
     }
     // OF1.3+ only flags, OF1.4 importance.
-    let s = run_ofctl(&[4, 5], &["-O", "OpenFlow14", "add-flow", "SOCK", "importance=9,reset_counts,no_packet_counts,no_byte_counts,actions=drop"], &|_, _, _| None);
+    let s = run_ofctl(
+        &[4, 5],
+        &[
+            "-O",
+            "OpenFlow14",
+            "add-flow",
+            "SOCK",
+            "importance=9,reset_counts,no_packet_counts,no_byte_counts,actions=drop",
+        ],
+        &|_, _, _| None,
+    );
     assert!(s.ok, "{}", s.stderr);
     assert_roundtrip(&s);
     let f = &flow_mods(&s)[0];
     assert_eq!(f.importance, 9);
-    assert_eq!(f.flags, flags::RESET_COUNTS | flags::NO_PKT_COUNTS | flags::NO_BYT_COUNTS);
+    assert_eq!(
+        f.flags,
+        flags::RESET_COUNTS | flags::NO_PKT_COUNTS | flags::NO_BYT_COUNTS
+    );
 }
 
 #[test]
@@ -249,8 +335,23 @@ fn bundles_of13_extension_and_of14() {
     if !have_ofctl() {
         return;
     }
-    for (name, vers) in [("OpenFlow13", vec![4u8]), ("OpenFlow14", vec![5]), ("OpenFlow15", vec![6])] {
-        let s = run_ofctl(&vers, &["-O", name, "--bundle", "add-flow", "SOCK", "priority=10,ip,actions=output:1"], &|_, _, _| None);
+    for (name, vers) in [
+        ("OpenFlow13", vec![4u8]),
+        ("OpenFlow14", vec![5]),
+        ("OpenFlow15", vec![6]),
+    ] {
+        let s = run_ofctl(
+            &vers,
+            &[
+                "-O",
+                name,
+                "--bundle",
+                "add-flow",
+                "SOCK",
+                "priority=10,ip,actions=output:1",
+            ],
+            &|_, _, _| None,
+        );
         assert!(s.ok, "{name}: {}", s.stderr);
         assert_roundtrip(&s);
         let mut saw = (false, false, false);
@@ -267,7 +368,9 @@ fn bundles_of13_extension_and_of14() {
                 }
                 Message::BundleAdd(b) => {
                     let (_, inner) = b.inner().unwrap();
-                    let Message::FlowMod(f) = inner else { panic!("{inner:?}") };
+                    let Message::FlowMod(f) = inner else {
+                        panic!("{inner:?}")
+                    };
                     assert_eq!(f.priority, 10);
                     saw.1 = true;
                 }
@@ -292,8 +395,14 @@ fn instructions_decode() {
         vec![
             Instruction::Meter(2),
             Instruction::ClearActions,
-            Instruction::WriteActions(vec![Action::Output { port: 1, max_len: 0 }]),
-            Instruction::WriteMetadata { metadata: 5, mask: 0xff },
+            Instruction::WriteActions(vec![Action::Output {
+                port: 1,
+                max_len: 0
+            }]),
+            Instruction::WriteMetadata {
+                metadata: 5,
+                mask: 0xff
+            },
             Instruction::GotoTable(3),
         ]
     );

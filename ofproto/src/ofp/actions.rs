@@ -46,7 +46,7 @@ pub fn port_from_of10(p: u16) -> u32 {
 
 /// Inverse of [`port_from_of10`]; ports that do not fit give 0 (OFPP_NONE-less).
 pub fn port_to_of10(p: u32) -> u16 {
-    if p >= 0xffff_ff00 || p < 0xff00 {
+    if !(0xff00..0xffff_ff00).contains(&p) {
         p as u16
     } else {
         0
@@ -290,14 +290,35 @@ pub enum Action {
     DeleteField(OxmHeader),
 }
 
-/// Reads `len` bytes of consecutive actions for `version`.
+/// Deepest nesting of action lists (clone / ct inside clone / ct ...)
+/// accepted; deeper input is OFPBAC_BAD_ARGUMENT instead of exhausting the
+/// stack.
+pub const MAX_ACTION_NESTING: u32 = 32;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Reads all of `b` as consecutive actions for `version`.
 pub fn decode_actions(b: &[u8], version: u8) -> Result<Vec<Action>, OfpError> {
-    let mut r = Rd::with_short(b, ErrorCode::BadActionLen);
-    let mut out = Vec::new();
-    while !r.is_empty() {
-        out.push(Action::read(&mut r, version)?);
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_ACTION_NESTING {
+        return Err(OfpError::new(
+            ErrorCode::BadActionArgument,
+            "actions nested too deeply",
+        ));
     }
-    Ok(out)
+    DEPTH.with(|d| d.set(depth + 1));
+    let res = (|| {
+        let mut r = Rd::with_short(b, ErrorCode::BadActionLen);
+        let mut out = Vec::new();
+        while !r.is_empty() {
+            out.push(Action::read(&mut r, version)?);
+        }
+        Ok(out)
+    })();
+    DEPTH.with(|d| d.set(depth));
+    res
 }
 
 /// Appends actions for `version`.
@@ -324,7 +345,10 @@ impl Action {
         if t == OFPAT_EXPERIMENTER {
             let exp = a.u32()?;
             if exp != NX_VENDOR_ID {
-                return Err(OfpError::new(ErrorCode::BadActionExperimenter, "unknown action experimenter"));
+                return Err(OfpError::new(
+                    ErrorCode::BadActionExperimenter,
+                    "unknown action experimenter",
+                ));
             }
             let subtype = a.u16()?;
             return nx_actions::decode(subtype, &mut a, version);
@@ -335,7 +359,10 @@ impl Action {
             match t {
                 0 => {
                     need(8)?;
-                    Action::Output { port: port_from_of10(a.u16()?), max_len: a.u16()? }
+                    Action::Output {
+                        port: port_from_of10(a.u16()?),
+                        max_len: a.u16()?,
+                    }
                 }
                 1 => {
                     need(8)?;
@@ -382,15 +409,26 @@ impl Action {
                     need(16)?;
                     let port = a.u16()?;
                     a.skip(6)?;
-                    Action::Enqueue { port, queue_id: a.u32()? }
+                    Action::Enqueue {
+                        port,
+                        queue_id: a.u32()?,
+                    }
                 }
-                _ => return Err(OfpError::new(ErrorCode::BadActionType, "unknown OF1.0 action type")),
+                _ => {
+                    return Err(OfpError::new(
+                        ErrorCode::BadActionType,
+                        "unknown OF1.0 action type",
+                    ))
+                }
             }
         } else {
             match t {
                 0 => {
                     need(16)?;
-                    Action::Output { port: a.u32()?, max_len: a.u16()? }
+                    Action::Output {
+                        port: a.u32()?,
+                        max_len: a.u16()?,
+                    }
                 }
                 1 | 2 | 7 | 8 | 12 | 11 | 14 | 15 | 16 | 18 | 23 | 24 | 27 => {
                     need(8)?;
@@ -443,16 +481,33 @@ impl Action {
                     a.skip(2)?;
                     let src = OxmHeader::read(&mut a)?;
                     let dst = OxmHeader::read(&mut a)?;
-                    Action::RegMove { n_bits, src_ofs, dst_ofs, src, dst }
+                    Action::RegMove {
+                        n_bits,
+                        src_ofs,
+                        dst_ofs,
+                        src,
+                        dst,
+                    }
                 }
                 25 => {
-                    let f = MatchField::read(&mut a).map_err(|e| OfpError::new(ErrorCode::BadActionSetLen, e.detail))?;
-                    if a.rest().iter().any(|&b| b != 0) || crate::ofp::wire::pad8(8 + f.header().length as usize) != len {
-                        return Err(OfpError::new(ErrorCode::BadActionSetLen, "set_field padding"));
+                    let f = MatchField::read(&mut a)
+                        .map_err(|e| OfpError::new(ErrorCode::BadActionSetLen, e.detail))?;
+                    if a.rest().iter().any(|&b| b != 0)
+                        || crate::ofp::wire::pad8(8 + f.header().length as usize) != len
+                    {
+                        return Err(OfpError::new(
+                            ErrorCode::BadActionSetLen,
+                            "set_field padding",
+                        ));
                     }
                     Action::SetField(f)
                 }
-                _ => return Err(OfpError::new(ErrorCode::BadActionType, "unknown action type")),
+                _ => {
+                    return Err(OfpError::new(
+                        ErrorCode::BadActionType,
+                        "unknown action type",
+                    ))
+                }
             }
         };
         Ok(act)
@@ -577,7 +632,13 @@ impl Action {
                 std(w, 29);
                 w.u32(*v);
             }
-            Action::RegMove { n_bits, src_ofs, dst_ofs, src, dst } if version >= 6 => {
+            Action::RegMove {
+                n_bits,
+                src_ofs,
+                dst_ofs,
+                src,
+                dst,
+            } if version >= 6 => {
                 std(w, 28);
                 w.u16(*n_bits);
                 w.u16(*src_ofs);

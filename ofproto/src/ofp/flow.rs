@@ -4,7 +4,9 @@
 
 use super::actions::{decode_actions, encode_actions, port_from_of10, port_to_of10, Action};
 use super::error::{fail, ErrorCode, OfpError};
-use super::instructions::{decode_instructions, encode_instructions, of10_actions_to_instructions, Instruction};
+use super::instructions::{
+    decode_instructions, encode_instructions, of10_actions_to_instructions, Instruction,
+};
 use super::match10::Match10;
 use super::oxm::OxmMatch;
 use super::wire::{Rd, Wr};
@@ -31,7 +33,10 @@ impl Match {
         if v == 1 {
             Ok(Match::Of10(Match10::read(r)?))
         } else if v == 2 {
-            fail(ErrorCode::BadRequestVersion, "OF1.1 standard match is not supported")
+            fail(
+                ErrorCode::BadRequestVersion,
+                "OF1.1 standard match is not supported",
+            )
         } else {
             Ok(Match::Oxm(OxmMatch::read_ofp_match(r)?))
         }
@@ -271,14 +276,26 @@ impl PacketIn {
             });
         }
         if v == 2 {
-            return fail(ErrorCode::BadRequestVersion, "OF1.1 packet-in is not supported");
+            return fail(
+                ErrorCode::BadRequestVersion,
+                "OF1.1 packet-in is not supported",
+            );
         }
         let reason = r.u8()?;
         let table_id = r.u8()?;
         let cookie = if v >= 4 { r.u64()? } else { 0 };
         let match_ = OxmMatch::read_ofp_match(&mut r)?;
         r.skip(2)?;
-        Ok(PacketIn { buffer_id, total_len, reason, table_id, cookie, in_port: 0, match_, data: r.rest().to_vec() })
+        Ok(PacketIn {
+            buffer_id,
+            total_len,
+            reason,
+            table_id,
+            cookie,
+            in_port: 0,
+            match_,
+            data: r.rest().to_vec(),
+        })
     }
 
     /// Appends the body.
@@ -340,7 +357,13 @@ impl PacketOut {
             (0, l, OxmMatch::read_ofp_match(&mut r)?)
         };
         let actions = decode_actions(r.bytes(alen as usize)?, v)?;
-        Ok(PacketOut { buffer_id, in_port, match_, actions, data: r.rest().to_vec() })
+        Ok(PacketOut {
+            buffer_id,
+            in_port,
+            match_,
+            actions,
+            data: r.rest().to_vec(),
+        })
     }
 
     /// Appends the body.
@@ -414,7 +437,10 @@ impl FlowRemoved {
             });
         }
         if v == 2 || v >= 6 {
-            return fail(ErrorCode::BadRequestVersion, "flow_removed layout of this version is not supported");
+            return fail(
+                ErrorCode::BadRequestVersion,
+                "flow_removed layout of this version is not supported",
+            );
         }
         let cookie = r.u64()?;
         let priority = r.u16()?;

@@ -96,7 +96,12 @@ impl Rejected {
             OFP10_VERSION
         };
         let (err_type, code) = self.error.code.to_wire(v);
-        let msg = Message::Error(ErrorMsg { err_type, code, experimenter: None, data: self.data.clone() });
+        let msg = Message::Error(ErrorMsg {
+            err_type,
+            code,
+            experimenter: None,
+            data: self.data.clone(),
+        });
         msg.encode(v, self.header.xid)
     }
 }
@@ -143,7 +148,9 @@ impl Decoder {
             return Ok(None);
         }
         let avail = &self.buf[self.start..];
-        let Some(h) = Header::parse(avail) else { return Ok(None) };
+        let Some(h) = Header::parse(avail) else {
+            return Ok(None);
+        };
         let len = h.length as usize;
         if len < HEADER_LEN {
             self.dead = true;
@@ -177,7 +184,17 @@ impl Decoder {
 /// Decodes one complete frame, turning a failure into a [`Rejected`].
 pub fn decode_frame(frame: &[u8]) -> Result<(Header, Message), Rejected> {
     Message::decode(frame).map_err(|error| {
-        let header = Header::parse(frame).unwrap_or(Header { version: 0, msg_type: 0, length: 0, xid: 0 });
-        Rejected { header, error, data: frame[..frame.len().min(64)].to_vec(), fatal: false }
+        let header = Header::parse(frame).unwrap_or(Header {
+            version: 0,
+            msg_type: 0,
+            length: 0,
+            xid: 0,
+        });
+        Rejected {
+            header,
+            error,
+            data: frame[..frame.len().min(64)].to_vec(),
+            fatal: false,
+        }
     })
 }

@@ -47,7 +47,9 @@ impl Hello {
             }
             bm[i] |= 1 << (v % 32);
         }
-        Hello { elements: vec![HelloElem::VersionBitmap(bm)] }
+        Hello {
+            elements: vec![HelloElem::VersionBitmap(bm)],
+        }
     }
 
     /// Versions advertised by a bitmap element, if any.
@@ -71,19 +73,31 @@ impl Hello {
             let t = r.u16()?;
             let len = r.u16()? as usize;
             if len < 4 {
-                return Err(OfpError::new(ErrorCode::BadRequestLen, "hello element length < 4"));
+                return Err(OfpError::new(
+                    ErrorCode::BadRequestLen,
+                    "hello element length < 4",
+                ));
             }
             let data = r.bytes(len - 4)?;
             let padded = super::wire::pad8(len) - len;
             r.skip(padded.min(r.remaining()))?;
             if t == OFPHET_VERSIONBITMAP {
                 if data.len() % 4 != 0 {
-                    return Err(OfpError::new(ErrorCode::BadRequestLen, "bitmap not a multiple of 4"));
+                    return Err(OfpError::new(
+                        ErrorCode::BadRequestLen,
+                        "bitmap not a multiple of 4",
+                    ));
                 }
-                let bm = data.chunks(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let bm = data
+                    .chunks(4)
+                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
                 elements.push(HelloElem::VersionBitmap(bm));
             } else {
-                elements.push(HelloElem::Unknown { elem_type: t, data: data.to_vec() });
+                elements.push(HelloElem::Unknown {
+                    elem_type: t,
+                    data: data.to_vec(),
+                });
             }
         }
         Ok(Hello { elements })
@@ -125,5 +139,8 @@ pub fn negotiate(ours: &[u8], peer_header_version: u8, peer: &Hello) -> Result<u
         .copied()
         .filter(|v| theirs.contains(v))
         .max()
-        .ok_or(OfpError::new(ErrorCode::HelloIncompatible, "no common OpenFlow version"))
+        .ok_or(OfpError::new(
+            ErrorCode::HelloIncompatible,
+            "no common OpenFlow version",
+        ))
 }

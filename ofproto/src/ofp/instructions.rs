@@ -30,10 +30,17 @@ pub enum Instruction {
 impl Instruction {
     /// Reads one instruction.
     pub fn read(r: &mut Rd<'_>, version: u8) -> Result<Instruction, OfpError> {
-        let t = r.peek_u16(0).map_err(|e| e.relabel_len(ErrorCode::BadInstructionLen))?;
-        let len = r.peek_u16(2).map_err(|e| e.relabel_len(ErrorCode::BadInstructionLen))? as usize;
+        let t = r
+            .peek_u16(0)
+            .map_err(|e| e.relabel_len(ErrorCode::BadInstructionLen))?;
+        let len = r
+            .peek_u16(2)
+            .map_err(|e| e.relabel_len(ErrorCode::BadInstructionLen))? as usize;
         if len < 8 || len % 8 != 0 || len > r.remaining() {
-            return Err(OfpError::new(ErrorCode::BadInstructionLen, "instruction length"));
+            return Err(OfpError::new(
+                ErrorCode::BadInstructionLen,
+                "instruction length",
+            ));
         }
         let mut b = r.sub(len)?;
         b.skip(4)?;
@@ -41,7 +48,10 @@ impl Instruction {
             if len == n {
                 Ok(())
             } else {
-                Err(OfpError::new(ErrorCode::BadInstructionLen, "instruction length"))
+                Err(OfpError::new(
+                    ErrorCode::BadInstructionLen,
+                    "instruction length",
+                ))
             }
         };
         Ok(match t {
@@ -52,7 +62,10 @@ impl Instruction {
             2 => {
                 need(24)?;
                 b.skip(4)?;
-                Instruction::WriteMetadata { metadata: b.u64()?, mask: b.u64()? }
+                Instruction::WriteMetadata {
+                    metadata: b.u64()?,
+                    mask: b.u64()?,
+                }
             }
             3 | 4 => {
                 b.skip(4)?;
@@ -68,8 +81,18 @@ impl Instruction {
                 need(8)?;
                 Instruction::Meter(b.u32()?)
             }
-            0xffff => return Err(OfpError::new(ErrorCode::BadInstructionExperimenter, "experimenter instruction")),
-            _ => return Err(OfpError::new(ErrorCode::BadInstructionUnknown, "unknown instruction")),
+            0xffff => {
+                return Err(OfpError::new(
+                    ErrorCode::BadInstructionExperimenter,
+                    "experimenter instruction",
+                ))
+            }
+            _ => {
+                return Err(OfpError::new(
+                    ErrorCode::BadInstructionUnknown,
+                    "unknown instruction",
+                ))
+            }
         })
     }
 

@@ -83,7 +83,9 @@ impl Default for Match10 {
 impl Match10 {
     /// Reads the 40 bytes.
     pub fn read(r: &mut Rd<'_>) -> Result<Match10, OfpError> {
-        let mut r = r.sub(MATCH10_LEN).map_err(|e| e.relabel_len(ErrorCode::BadRequestLen))?;
+        let mut r = r
+            .sub(MATCH10_LEN)
+            .map_err(|e| e.relabel_len(ErrorCode::BadRequestLen))?;
         let wildcards = r.u32()?;
         let in_port = r.u16()?;
         let dl_src = r.arr()?;
@@ -168,11 +170,19 @@ impl Match10 {
                 add(Field::VlanTci, &tci.to_be_bytes(), None);
             } else {
                 let tci = 0x1000 | (self.dl_vlan & 0xfff);
-                add(Field::VlanTci, &tci.to_be_bytes(), Some(&0x1fffu16.to_be_bytes()));
+                add(
+                    Field::VlanTci,
+                    &tci.to_be_bytes(),
+                    Some(&0x1fffu16.to_be_bytes()),
+                );
             }
         } else if w & OFPFW10_DL_VLAN_PCP == 0 {
             let tci = 0x1000 | (self.dl_vlan_pcp as u16 & 7) << 13;
-            add(Field::VlanTci, &tci.to_be_bytes(), Some(&0xf000u16.to_be_bytes()));
+            add(
+                Field::VlanTci,
+                &tci.to_be_bytes(),
+                Some(&0xf000u16.to_be_bytes()),
+            );
         }
         if w & OFPFW10_DL_TYPE == 0 {
             add(Field::EthType, &self.dl_type.to_be_bytes(), None);
@@ -189,8 +199,16 @@ impl Match10 {
         }
         let arp = self.dl_type == 0x0806;
         for (addr, bits, f) in [
-            (self.nw_src, self.nw_src_wild_bits(), if arp { Field::ArpSpa } else { Field::Ipv4Src }),
-            (self.nw_dst, self.nw_dst_wild_bits(), if arp { Field::ArpTpa } else { Field::Ipv4Dst }),
+            (
+                self.nw_src,
+                self.nw_src_wild_bits(),
+                if arp { Field::ArpSpa } else { Field::Ipv4Src },
+            ),
+            (
+                self.nw_dst,
+                self.nw_dst_wild_bits(),
+                if arp { Field::ArpTpa } else { Field::Ipv4Dst },
+            ),
         ] {
             if bits < 32 {
                 let mask = u32::MAX.checked_shl(bits).unwrap_or(0);

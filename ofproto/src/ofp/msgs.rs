@@ -12,7 +12,10 @@ use super::header::{version_supported, Header, HEADER_LEN};
 use super::hello::Hello;
 use super::multipart::{MultipartReply, MultipartRequest};
 use super::nicira::NxMsg;
-use super::switch::{BundleAdd, BundleControl, FeaturesReply, GroupMod, MeterMod, PortMod, PortStatus, Role, SwitchConfig};
+use super::switch::{
+    BundleAdd, BundleControl, FeaturesReply, GroupMod, MeterMod, PortMod, PortStatus, Role,
+    SwitchConfig,
+};
 use super::wire::{Rd, Wr};
 
 /// ONF experimenter id (OF1.3 bundle extension messages).
@@ -226,9 +229,15 @@ impl Message {
     /// OFPBRC_BAD_TYPE (unknown type for that version), and the body
     /// decoders' errors.
     pub fn decode(b: &[u8]) -> Result<(Header, Message), OfpError> {
-        let h = Header::parse(b).ok_or(OfpError::new(ErrorCode::BadRequestLen, "shorter than ofp_header"))?;
+        let h = Header::parse(b).ok_or(OfpError::new(
+            ErrorCode::BadRequestLen,
+            "shorter than ofp_header",
+        ))?;
         if h.length as usize != b.len() {
-            return fail(ErrorCode::BadRequestLen, "ofp_header.length does not match the frame");
+            return fail(
+                ErrorCode::BadRequestLen,
+                "ofp_header.length does not match the frame",
+            );
         }
         if !version_supported(h.version) {
             // A HELLO of an unknown version still negotiates (section 6.3.1).
@@ -239,16 +248,38 @@ impl Message {
         }
         let v = h.version;
         let body = &b[HEADER_LEN..];
-        let kind = kind_of(v, h.msg_type).ok_or(OfpError::new(ErrorCode::BadRequestType, "unknown message type"))?;
-        let empty = |m: Message| if body.is_empty() { Ok(m) } else { fail(ErrorCode::BadRequestLen, "body must be empty") };
+        let kind = kind_of(v, h.msg_type).ok_or(OfpError::new(
+            ErrorCode::BadRequestType,
+            "unknown message type",
+        ))?;
+        let empty = |m: Message| {
+            if body.is_empty() {
+                Ok(m)
+            } else {
+                fail(ErrorCode::BadRequestLen, "body must be empty")
+            }
+        };
         let m = match kind {
-            Kind::Hello => Message::Hello(if v == 1 { Hello::default() } else { Hello::decode(body)? }),
+            Kind::Hello => Message::Hello(if v == 1 {
+                Hello::default()
+            } else {
+                Hello::decode(body)?
+            }),
             Kind::Error => {
                 let mut r = Rd::new(body);
                 let err_type = r.u16()?;
                 let code = r.u16()?;
-                let experimenter = if err_type == 0xffff && v > 1 { Some(r.u32()?) } else { None };
-                Message::Error(ErrorMsg { err_type, code, experimenter, data: r.rest().to_vec() })
+                let experimenter = if err_type == 0xffff && v > 1 {
+                    Some(r.u32()?)
+                } else {
+                    None
+                };
+                Message::Error(ErrorMsg {
+                    err_type,
+                    code,
+                    experimenter,
+                    data: r.rest().to_vec(),
+                })
             }
             Kind::EchoReq => Message::EchoRequest(body.to_vec()),
             Kind::EchoRep => Message::EchoReply(body.to_vec()),
@@ -260,8 +291,12 @@ impl Message {
                     ONF_EXPERIMENTER_ID if v == 4 => {
                         let t = r.u32()?;
                         match t {
-                            ONFT_BUNDLE_CONTROL => Message::BundleControl(BundleControl::decode(r.rest(), true)?),
-                            ONFT_BUNDLE_ADD_MESSAGE => Message::BundleAdd(BundleAdd::decode(r.rest(), true)?),
+                            ONFT_BUNDLE_CONTROL => {
+                                Message::BundleControl(BundleControl::decode(r.rest(), true)?)
+                            }
+                            ONFT_BUNDLE_ADD_MESSAGE => {
+                                Message::BundleAdd(BundleAdd::decode(r.rest(), true)?)
+                            }
                             _ => return fail(ErrorCode::BadRequestExpType, "unknown ONF message"),
                         }
                     }
@@ -285,7 +320,11 @@ impl Message {
                 let table_id = r.u8()?;
                 r.skip(3)?;
                 let config = r.u32()?;
-                Message::TableMod { table_id, config, props: r.rest().to_vec() }
+                Message::TableMod {
+                    table_id,
+                    config,
+                    props: r.rest().to_vec(),
+                }
             }
             Kind::MpReq => Message::MultipartRequest(MultipartRequest::decode(v, body)?),
             Kind::MpRep => Message::MultipartReply(MultipartReply::decode(v, body)?),
@@ -340,7 +379,13 @@ impl Message {
     /// are dropped.
     pub fn encode(&self, version: u8, xid: u32) -> Vec<u8> {
         let mut w = Vec::with_capacity(64);
-        Header { version, msg_type: type_of(version, self.kind()), length: 0, xid }.write(&mut w);
+        Header {
+            version,
+            msg_type: type_of(version, self.kind()),
+            length: 0,
+            xid,
+        }
+        .write(&mut w);
         self.encode_body(version, &mut w);
         let len = w.len().min(0xffff) as u16;
         w.set_u16(2, len);
@@ -372,7 +417,11 @@ impl Message {
             Message::FlowMod(f) => f.encode(v, w),
             Message::GroupMod(g) => g.encode(v, w),
             Message::PortMod(p) => p.encode(v, w),
-            Message::TableMod { table_id, config, props } => {
+            Message::TableMod {
+                table_id,
+                config,
+                props,
+            } => {
                 w.u8(*table_id);
                 w.zeros(3);
                 w.u32(*config);

@@ -10,7 +10,9 @@
 use super::actions::{port_from_of10, port_to_of10};
 use super::error::{fail, ErrorCode, OfpError};
 use super::flow::Match;
-use super::instructions::{decode_instructions, encode_instructions, of10_actions_to_instructions, Instruction};
+use super::instructions::{
+    decode_instructions, encode_instructions, of10_actions_to_instructions, Instruction,
+};
 use super::match10::Match10;
 use super::oxm::{OxmMatch, NX_VENDOR_ID};
 use super::switch::{Bucket, MeterBand, Port};
@@ -270,7 +272,10 @@ fn read_mp_header(v: u8, r: &mut Rd<'_>) -> Result<(u16, u16, Option<u32>), OfpE
     }
     let sub = if t == mp_type::EXPERIMENTER {
         if r.u32()? != NX_VENDOR_ID {
-            return fail(ErrorCode::BadRequestExperimenter, "unknown vendor statistics");
+            return fail(
+                ErrorCode::BadRequestExperimenter,
+                "unknown vendor statistics",
+            );
         }
         let s = r.u32()?;
         if v == 1 {
@@ -335,13 +340,22 @@ impl MultipartRequest {
                 };
                 MpReqBody::Flow { nx: true, req }
             }
-            (EXPERIMENTER, _) => return fail(ErrorCode::BadRequestExpType, "unknown Nicira statistics"),
+            (EXPERIMENTER, _) => {
+                return fail(ErrorCode::BadRequestExpType, "unknown Nicira statistics")
+            }
             (FLOW | AGGREGATE, _) if v == 1 => {
                 let m = Match10::read(&mut r)?;
                 let table_id = r.u8()?;
                 r.skip(1)?;
                 let out_port = port_from_of10(r.u16()?);
-                let req = FlowStatsRequest { table_id, out_port, out_group: 0xffff_ffff, cookie: 0, cookie_mask: 0, match_: Match::Of10(m) };
+                let req = FlowStatsRequest {
+                    table_id,
+                    out_port,
+                    out_group: 0xffff_ffff,
+                    cookie: 0,
+                    cookie_mask: 0,
+                    match_: Match::Of10(m),
+                };
                 MpReqBody::Flow { nx: false, req }
             }
             (FLOW | AGGREGATE, _) if v >= 3 => {
@@ -353,7 +367,14 @@ impl MultipartRequest {
                 let cookie = r.u64()?;
                 let cookie_mask = r.u64()?;
                 let m = OxmMatch::read_ofp_match(&mut r)?;
-                let req = FlowStatsRequest { table_id, out_port, out_group, cookie, cookie_mask, match_: Match::Oxm(m) };
+                let req = FlowStatsRequest {
+                    table_id,
+                    out_port,
+                    out_group,
+                    cookie,
+                    cookie_mask,
+                    match_: Match::Oxm(m),
+                };
                 MpReqBody::Flow { nx: false, req }
             }
             (PORT_STATS, _) if v == 1 && r.remaining() == 8 => {
@@ -361,7 +382,9 @@ impl MultipartRequest {
                 MpReqBody::Port(p)
             }
             (PORT_STATS, _) if v > 1 && r.remaining() == 8 => MpReqBody::Port(r.u32()?),
-            (GROUP | METER | METER_CONFIG, _) if v > 1 && r.remaining() == 8 => MpReqBody::Id(r.u32()?),
+            (GROUP | METER | METER_CONFIG, _) if v > 1 && r.remaining() == 8 => {
+                MpReqBody::Id(r.u32()?)
+            }
             _ if r.is_empty() => MpReqBody::Empty,
             _ => MpReqBody::Raw(r.rest().to_vec()),
         };
@@ -370,14 +393,26 @@ impl MultipartRequest {
             Some(_) => FLOW,
             None => t,
         };
-        Ok(MultipartRequest { mp_type, flags, body: b })
+        Ok(MultipartRequest {
+            mp_type,
+            flags,
+            body: b,
+        })
     }
 
     /// Appends the body after `ofp_header`.
     pub fn encode(&self, v: u8, w: &mut Vec<u8>) {
         let nx = matches!(self.body, MpReqBody::Flow { nx: true, .. });
-        let sub = nx.then_some(if self.mp_type == mp_type::AGGREGATE { NXST_AGGREGATE } else { NXST_FLOW });
-        let t = if nx { mp_type::EXPERIMENTER } else { self.mp_type };
+        let sub = nx.then_some(if self.mp_type == mp_type::AGGREGATE {
+            NXST_AGGREGATE
+        } else {
+            NXST_FLOW
+        });
+        let t = if nx {
+            mp_type::EXPERIMENTER
+        } else {
+            self.mp_type
+        };
         write_mp_header(v, t, self.flags, sub, w);
         match &self.body {
             MpReqBody::Empty => {}
@@ -595,14 +630,21 @@ impl MultipartReply {
                 let byte_count = r.u64()?;
                 let flow_count = r.u32()?;
                 r.skip(4)?;
-                MpRepBody::Aggregate { packet_count, byte_count, flow_count }
+                MpRepBody::Aggregate {
+                    packet_count,
+                    byte_count,
+                    flow_count,
+                }
             }
             TABLE if v == 1 || v >= 4 => {
                 let mut out = Vec::new();
                 while !r.is_empty() {
                     let table_id = r.u8()?;
                     r.skip(3)?;
-                    let mut t = TableStats { table_id, ..Default::default() };
+                    let mut t = TableStats {
+                        table_id,
+                        ..Default::default()
+                    };
                     if v == 1 {
                         t.name = cstr(r.bytes(32)?);
                         t.wildcards = r.u32()?;
@@ -653,7 +695,11 @@ impl MultipartReply {
                     }
                     let mut e = r.sub(len)?;
                     e.skip(4)?;
-                    let mut g = GroupStats { group_id: e.u32()?, ref_count: e.u32()?, ..Default::default() };
+                    let mut g = GroupStats {
+                        group_id: e.u32()?,
+                        ref_count: e.u32()?,
+                        ..Default::default()
+                    };
                     e.skip(4)?;
                     g.packet_count = e.u64()?;
                     g.byte_count = e.u64()?;
@@ -682,7 +728,11 @@ impl MultipartReply {
                     while !e.is_empty() {
                         buckets.push(Bucket::read(v, &mut e)?);
                     }
-                    out.push(GroupDesc { group_type, group_id, buckets });
+                    out.push(GroupDesc {
+                        group_type,
+                        group_id,
+                        buckets,
+                    });
                 }
                 MpRepBody::GroupDesc(out)
             }
@@ -695,7 +745,11 @@ impl MultipartReply {
                         return fail(ErrorCode::BadRequestLen, "meter stats length");
                     }
                     r.skip(6)?;
-                    let mut m = MeterStats { meter_id, flow_count: r.u32()?, ..Default::default() };
+                    let mut m = MeterStats {
+                        meter_id,
+                        flow_count: r.u32()?,
+                        ..Default::default()
+                    };
                     m.packet_in_count = r.u64()?;
                     m.byte_in_count = r.u64()?;
                     m.duration_sec = r.u32()?;
@@ -722,19 +776,35 @@ impl MultipartReply {
                     while !e.is_empty() {
                         bands.push(MeterBand::read(&mut e)?);
                     }
-                    out.push(MeterConfig { flags, meter_id, bands });
+                    out.push(MeterConfig {
+                        flags,
+                        meter_id,
+                        bands,
+                    });
                 }
                 MpRepBody::MeterConfig(out)
             }
             _ => MpRepBody::Raw(r.rest().to_vec()),
         };
-        Ok(MultipartReply { mp_type, flags, nx, body: b })
+        Ok(MultipartReply {
+            mp_type,
+            flags,
+            nx,
+            body: b,
+        })
     }
 
     /// Appends the body after `ofp_header`.
     pub fn encode(&self, v: u8, w: &mut Vec<u8>) {
         let (t, sub) = if self.nx {
-            (mp_type::EXPERIMENTER, Some(if self.mp_type == mp_type::AGGREGATE { NXST_AGGREGATE } else { NXST_FLOW }))
+            (
+                mp_type::EXPERIMENTER,
+                Some(if self.mp_type == mp_type::AGGREGATE {
+                    NXST_AGGREGATE
+                } else {
+                    NXST_FLOW
+                }),
+            )
         } else {
             (self.mp_type, None)
         };
@@ -752,7 +822,11 @@ impl MultipartReply {
                     write_flow_stats(v, self.nx, f, w);
                 }
             }
-            MpRepBody::Aggregate { packet_count, byte_count, flow_count } => {
+            MpRepBody::Aggregate {
+                packet_count,
+                byte_count,
+                flow_count,
+            } => {
                 w.u64(*packet_count);
                 w.u64(*byte_count);
                 w.u32(*flow_count);

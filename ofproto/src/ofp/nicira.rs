@@ -117,7 +117,12 @@ pub enum NxMsg {
 fn read_maps(r: &mut Rd<'_>) -> Result<Vec<TlvMap>, OfpError> {
     let mut maps = Vec::new();
     while !r.is_empty() {
-        let m = TlvMap { option_class: r.u16()?, option_type: r.u8()?, option_len: r.u8()?, index: r.u16()? };
+        let m = TlvMap {
+            option_class: r.u16()?,
+            option_type: r.u8()?,
+            option_len: r.u8()?,
+            index: r.u16()?,
+        };
         r.skip(2)?;
         maps.push(m);
     }
@@ -192,14 +197,21 @@ impl NxMsg {
             nxt::TLV_TABLE_MOD => {
                 let command = r.u16()?;
                 r.skip(6)?;
-                NxMsg::TlvTableMod { command, maps: read_maps(&mut r)? }
+                NxMsg::TlvTableMod {
+                    command,
+                    maps: read_maps(&mut r)?,
+                }
             }
             nxt::TLV_TABLE_REQUEST => NxMsg::TlvTableRequest,
             nxt::TLV_TABLE_REPLY => {
                 let max_option_space = r.u32()?;
                 let max_fields = r.u16()?;
                 r.skip(10)?;
-                NxMsg::TlvTableReply { max_option_space, max_fields, maps: read_maps(&mut r)? }
+                NxMsg::TlvTableReply {
+                    max_option_space,
+                    max_fields,
+                    maps: read_maps(&mut r)?,
+                }
             }
             nxt::PACKET_IN2 => {
                 let mut props = Vec::new();
@@ -216,7 +228,12 @@ impl NxMsg {
                 }
                 NxMsg::PacketIn2(props)
             }
-            _ => return fail(ErrorCode::BadRequestExpType, "unknown Nicira message subtype"),
+            _ => {
+                return fail(
+                    ErrorCode::BadRequestExpType,
+                    "unknown Nicira message subtype",
+                )
+            }
         })
     }
 
@@ -281,7 +298,11 @@ impl NxMsg {
                 write_maps(maps, w);
             }
             NxMsg::TlvTableRequest => w.u32(nxt::TLV_TABLE_REQUEST),
-            NxMsg::TlvTableReply { max_option_space, max_fields, maps } => {
+            NxMsg::TlvTableReply {
+                max_option_space,
+                max_fields,
+                maps,
+            } => {
                 w.u32(nxt::TLV_TABLE_REPLY);
                 w.u32(*max_option_space);
                 w.u16(*max_fields);

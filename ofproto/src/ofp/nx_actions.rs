@@ -214,19 +214,35 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
     use subtype::*;
     let of10 = version == 1;
     let act = match st {
-        RESUBMIT => Action::Resubmit { in_port: a.u16()?, table: 255, ct: false, short: true },
+        RESUBMIT => Action::Resubmit {
+            in_port: a.u16()?,
+            table: 255,
+            ct: false,
+            short: true,
+        },
         RESUBMIT_TABLE | RESUBMIT_TABLE_CT => {
             let in_port = a.u16()?;
             let table = a.u8()?;
-            Action::Resubmit { in_port, table, ct: st == RESUBMIT_TABLE_CT, short: false }
+            Action::Resubmit {
+                in_port,
+                table,
+                ct: st == RESUBMIT_TABLE_CT,
+                short: false,
+            }
         }
         SET_TUNNEL => {
             a.skip(2)?;
-            Action::SetTunnel { tun_id: a.u32()? as u64, wide: false }
+            Action::SetTunnel {
+                tun_id: a.u32()? as u64,
+                wide: false,
+            }
         }
         SET_TUNNEL64 => {
             a.skip(6)?;
-            Action::SetTunnel { tun_id: a.u64()?, wide: true }
+            Action::SetTunnel {
+                tun_id: a.u64()?,
+                wide: true,
+            }
         }
         POP_QUEUE => Action::PopQueue,
         REG_MOVE => {
@@ -235,16 +251,27 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             let dst_ofs = a.u16()?;
             let src = OxmHeader::read(a)?;
             let dst = OxmHeader::read(a)?;
-            Action::RegMove { n_bits, src_ofs, dst_ofs, src, dst }
+            Action::RegMove {
+                n_bits,
+                src_ofs,
+                dst_ofs,
+                src,
+                dst,
+            }
         }
         REG_LOAD => {
             let ofs_nbits = a.u16()?;
             let dst = OxmHeader::read(a)?;
-            Action::RegLoad { ofs_nbits, dst, value: a.u64()? }
+            Action::RegLoad {
+                ofs_nbits,
+                dst,
+                value: a.u64()?,
+            }
         }
         REG_LOAD2 => {
             a.skip(6)?;
-            let f = MatchField::read(a).map_err(|e| OfpError::new(ErrorCode::BadActionSetLen, e.detail))?;
+            let f = MatchField::read(a)
+                .map_err(|e| OfpError::new(ErrorCode::BadActionSetLen, e.detail))?;
             Action::RegLoad2(f)
         }
         NOTE => Action::Note(a.rest().to_vec()),
@@ -258,7 +285,15 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             a.skip(2)?;
             let ofs_nbits = a.u16()?;
             let dst = OxmHeader::read(a)?;
-            Action::Multipath(Multipath { fields, basis, algorithm, max_link, arg, ofs_nbits, dst })
+            Action::Multipath(Multipath {
+                fields,
+                basis,
+                algorithm,
+                max_link,
+                arg,
+                ofs_nbits,
+                dst,
+            })
         }
         BUNDLE | BUNDLE_LOAD => {
             let algorithm = a.u16()?;
@@ -273,18 +308,37 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             for _ in 0..n {
                 members.push(a.u16()?);
             }
-            Action::Bundle(Bundle { load: st == BUNDLE_LOAD, algorithm, fields, basis, slave_type, ofs_nbits, dst, members })
+            Action::Bundle(Bundle {
+                load: st == BUNDLE_LOAD,
+                algorithm,
+                fields,
+                basis,
+                slave_type,
+                ofs_nbits,
+                dst,
+                members,
+            })
         }
         OUTPUT_REG => {
             let ofs_nbits = a.u16()?;
             let src = OxmHeader::read(a)?;
-            Action::OutputReg { ofs_nbits, src, max_len: a.u16()?, v2: false }
+            Action::OutputReg {
+                ofs_nbits,
+                src,
+                max_len: a.u16()?,
+                v2: false,
+            }
         }
         OUTPUT_REG2 => {
             let ofs_nbits = a.u16()?;
             let max_len = a.u16()?;
             let src = OxmHeader::read(a)?;
-            Action::OutputReg { ofs_nbits, src, max_len, v2: true }
+            Action::OutputReg {
+                ofs_nbits,
+                src,
+                max_len,
+                v2: true,
+            }
         }
         LEARN => Action::Learn(Box::new(decode_learn(a)?)),
         EXIT => Action::Exit,
@@ -298,30 +352,61 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             }
             Action::DecTtlCntIds(ids)
         }
-        FIN_TIMEOUT => Action::FinTimeout { idle: a.u16()?, hard: a.u16()? },
-        CONTROLLER => Action::Controller { max_len: a.u16()?, controller_id: a.u16()?, reason: a.u8()? },
+        FIN_TIMEOUT => Action::FinTimeout {
+            idle: a.u16()?,
+            hard: a.u16()?,
+        },
+        CONTROLLER => Action::Controller {
+            max_len: a.u16()?,
+            controller_id: a.u16()?,
+            reason: a.u8()?,
+        },
         CONTROLLER2 => {
             a.skip(6)?;
             Action::Controller2(decode_controller2(a)?)
         }
         WRITE_METADATA if of10 => {
             a.skip(6)?;
-            Action::WriteMetadata { metadata: a.u64()?, mask: a.u64()? }
+            Action::WriteMetadata {
+                metadata: a.u64()?,
+                mask: a.u64()?,
+            }
         }
         STACK_PUSH | STACK_POP => {
             let offset = a.u16()?;
             let field = OxmHeader::read(a)?;
-            Action::Stack { pop: st == STACK_POP, offset, field, n_bits: a.u16()? }
+            Action::Stack {
+                pop: st == STACK_POP,
+                offset,
+                field,
+                n_bits: a.u16()?,
+            }
         }
         SAMPLE | SAMPLE2 | SAMPLE3 => {
             let probability = a.u16()?;
             let collector_set_id = a.u32()?;
             let obs_domain_id = a.u32()?;
             let obs_point_id = a.u32()?;
-            let (sampling_port, direction) = if st == SAMPLE { (0, 0) } else { (a.u16()?, a.u8()?) };
-            Action::Sample(Sample { subtype: st, probability, collector_set_id, obs_domain_id, obs_point_id, sampling_port, direction })
+            let (sampling_port, direction) = if st == SAMPLE {
+                (0, 0)
+            } else {
+                (a.u16()?, a.u8()?)
+            };
+            Action::Sample(Sample {
+                subtype: st,
+                probability,
+                collector_set_id,
+                obs_domain_id,
+                obs_point_id,
+                sampling_port,
+                direction,
+            })
         }
-        CONJUNCTION => Action::Conjunction { clause: a.u8()?, n_clauses: a.u8()?, id: a.u32()? },
+        CONJUNCTION => Action::Conjunction {
+            clause: a.u8()?,
+            n_clauses: a.u8()?,
+            id: a.u32()?,
+        },
         CT => {
             let flags = a.u16()?;
             let zone_src = a.u32()?;
@@ -330,10 +415,20 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             a.skip(3)?;
             let alg = a.u16()?;
             let actions = decode_actions(a.rest(), version)?;
-            Action::Ct(Box::new(Ct { flags, zone_src, zone, recirc_table, alg, actions }))
+            Action::Ct(Box::new(Ct {
+                flags,
+                zone_src,
+                zone,
+                recirc_table,
+                alg,
+                actions,
+            }))
         }
         NAT => Action::Nat(decode_nat(a)?),
-        OUTPUT_TRUNC => Action::OutputTrunc { port: a.u16()?, max_len: a.u32()? },
+        OUTPUT_TRUNC => Action::OutputTrunc {
+            port: a.u16()?,
+            max_len: a.u32()?,
+        },
         CLONE => {
             a.skip(6)?;
             Action::Clone(decode_actions(a.rest(), version)?)
@@ -342,17 +437,27 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
         ENCAP => {
             let hdr_size = a.u16()?;
             let new_pkt_type = a.u32()?;
-            Action::Encap { hdr_size, new_pkt_type, props: a.rest().to_vec() }
+            Action::Encap {
+                hdr_size,
+                new_pkt_type,
+                props: a.rest().to_vec(),
+            }
         }
         DECAP => {
             a.skip(2)?;
-            Action::Decap { new_pkt_type: a.u32()? }
+            Action::Decap {
+                new_pkt_type: a.u32()?,
+            }
         }
         DEC_NSH_TTL => Action::DecNshTtl,
         CHECK_PKT_LARGER => {
             let pkt_len = a.u16()?;
             let offset = a.u16()?;
-            Action::CheckPktLarger { pkt_len, offset, dst: OxmHeader::read(a)? }
+            Action::CheckPktLarger {
+                pkt_len,
+                offset,
+                dst: OxmHeader::read(a)?,
+            }
         }
         DELETE_FIELD => Action::DeleteField(OxmHeader::read(a)?),
         SET_QUEUE if of10 => {
@@ -372,7 +477,12 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             Action::SetMplsLabel(a.u32()?)
         }
         SET_MPLS_TC if of10 => Action::SetMplsTc(a.u8()?),
-        _ => return Err(OfpError::new(ErrorCode::BadActionExpType, "unknown Nicira action subtype")),
+        _ => {
+            return Err(OfpError::new(
+                ErrorCode::BadActionExpType,
+                "unknown Nicira action subtype",
+            ))
+        }
     };
     Ok(act)
 }
@@ -413,12 +523,26 @@ fn decode_learn(a: &mut Rd<'_>) -> Result<Learn, OfpError> {
         };
         specs.push(LearnSpec { header, src, dst });
     }
-    Ok(Learn { idle_timeout, hard_timeout, priority, cookie, flags, table_id, fin_idle_timeout, fin_hard_timeout, specs })
+    Ok(Learn {
+        idle_timeout,
+        hard_timeout,
+        priority,
+        cookie,
+        flags,
+        table_id,
+        fin_idle_timeout,
+        fin_hard_timeout,
+        specs,
+    })
 }
 
 fn decode_nat(a: &mut Rd<'_>) -> Result<Nat, OfpError> {
     a.skip(2)?;
-    let mut n = Nat { flags: a.u16()?, range_present: a.u16()?, ..Nat::default() };
+    let mut n = Nat {
+        flags: a.u16()?,
+        range_present: a.u16()?,
+        ..Nat::default()
+    };
     let p = n.range_present;
     if p & !0x3f != 0 {
         return arg_err("nat: unknown range bits");
@@ -450,7 +574,10 @@ fn decode_controller2(a: &mut Rd<'_>) -> Result<Controller2, OfpError> {
         let t = a.u16()?;
         let len = a.u16()? as usize;
         if len < 4 {
-            return Err(OfpError::new(ErrorCode::BadActionLen, "controller2 property length"));
+            return Err(OfpError::new(
+                ErrorCode::BadActionLen,
+                "controller2 property length",
+            ));
         }
         let mut v = a.sub(len - 4)?;
         let pad = super::wire::pad8(len) - len;
@@ -489,12 +616,24 @@ fn fill_to(w: &mut Vec<u8>, start: usize, n: usize) {
 pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
     use subtype::*;
     match act {
-        Action::Resubmit { in_port, table, ct, short } => {
+        Action::Resubmit {
+            in_port,
+            table,
+            ct,
+            short,
+        } => {
             if *short && *table == 255 && !ct {
                 hdr(w, RESUBMIT);
                 w.u16(*in_port);
             } else {
-                hdr(w, if *ct { RESUBMIT_TABLE_CT } else { RESUBMIT_TABLE });
+                hdr(
+                    w,
+                    if *ct {
+                        RESUBMIT_TABLE_CT
+                    } else {
+                        RESUBMIT_TABLE
+                    },
+                );
                 w.u16(*in_port);
                 w.u8(*table);
             }
@@ -513,7 +652,13 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
         Action::PopQueue => {
             hdr(w, POP_QUEUE);
         }
-        Action::RegMove { n_bits, src_ofs, dst_ofs, src, dst } => {
+        Action::RegMove {
+            n_bits,
+            src_ofs,
+            dst_ofs,
+            src,
+            dst,
+        } => {
             hdr(w, REG_MOVE);
             w.u16(*n_bits);
             w.u16(*src_ofs);
@@ -521,7 +666,11 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             src.write(w);
             dst.write(w);
         }
-        Action::RegLoad { ofs_nbits, dst, value } => {
+        Action::RegLoad {
+            ofs_nbits,
+            dst,
+            value,
+        } => {
             hdr(w, REG_LOAD);
             w.u16(*ofs_nbits);
             dst.write(w);
@@ -562,7 +711,12 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
                 w.u16(*m);
             }
         }
-        Action::OutputReg { ofs_nbits, src, max_len, v2 } => {
+        Action::OutputReg {
+            ofs_nbits,
+            src,
+            max_len,
+            v2,
+        } => {
             if *v2 {
                 let s = hdr(w, OUTPUT_REG2);
                 w.u16(*ofs_nbits);
@@ -619,7 +773,11 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             w.u16(*idle);
             w.u16(*hard);
         }
-        Action::Controller { max_len, controller_id, reason } => {
+        Action::Controller {
+            max_len,
+            controller_id,
+            reason,
+        } => {
             hdr(w, CONTROLLER);
             w.u16(*max_len);
             w.u16(*controller_id);
@@ -660,7 +818,12 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             w.u64(*metadata);
             w.u64(*mask);
         }
-        Action::Stack { pop, offset, field, n_bits } => {
+        Action::Stack {
+            pop,
+            offset,
+            field,
+            n_bits,
+        } => {
             let s = hdr(w, if *pop { STACK_POP } else { STACK_PUSH });
             w.u16(*offset);
             field.write(w);
@@ -678,7 +841,11 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
                 w.u8(x.direction);
             }
         }
-        Action::Conjunction { clause, n_clauses, id } => {
+        Action::Conjunction {
+            clause,
+            n_clauses,
+            id,
+        } => {
             hdr(w, CONJUNCTION);
             w.u8(*clause);
             w.u8(*n_clauses);
@@ -732,7 +899,11 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
         Action::CtClear => {
             hdr(w, CT_CLEAR);
         }
-        Action::Encap { hdr_size, new_pkt_type, props } => {
+        Action::Encap {
+            hdr_size,
+            new_pkt_type,
+            props,
+        } => {
             hdr(w, ENCAP);
             w.u16(*hdr_size);
             w.u32(*new_pkt_type);
@@ -746,7 +917,11 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
         Action::DecNshTtl => {
             hdr(w, DEC_NSH_TTL);
         }
-        Action::CheckPktLarger { pkt_len, offset, dst } => {
+        Action::CheckPktLarger {
+            pkt_len,
+            offset,
+            dst,
+        } => {
             let s = hdr(w, CHECK_PKT_LARGER);
             w.u16(*pkt_len);
             w.u16(*offset);

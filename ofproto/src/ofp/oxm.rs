@@ -255,8 +255,12 @@ impl OxmId {
     pub fn field(&self) -> (Field, Option<u8>) {
         match self.class {
             NXM_NX if self.code < 16 => return (Field::Reg(self.code), Some(4)),
-            NXM_NX if (40..104).contains(&self.code) => return (Field::TunMetadata(self.code - 40), None),
-            NXM_NX if (111..115).contains(&self.code) => return (Field::XxReg(self.code - 111), Some(16)),
+            NXM_NX if (40..104).contains(&self.code) => {
+                return (Field::TunMetadata(self.code - 40), None)
+            }
+            NXM_NX if (111..115).contains(&self.code) => {
+                return (Field::XxReg(self.code - 111), Some(16))
+            }
             OFPXMC_PACKET_REGS if self.code < 8 => return (Field::XReg(self.code), Some(8)),
             _ => {}
         }
@@ -274,7 +278,13 @@ impl Field {
     /// one exists and `nxm` is false (OF1.2+), else the NXM spelling.
     /// `None` for [`Field::Unknown`] or a field with no spelling in that mode.
     pub fn default_id(self, nxm: bool) -> Option<OxmId> {
-        let id = |class, code| Some(OxmId { class, code, experimenter: None });
+        let id = |class, code| {
+            Some(OxmId {
+                class,
+                code,
+                experimenter: None,
+            })
+        };
         match self {
             Field::Reg(n) if n < 16 => return id(NXM_NX, n),
             Field::TunMetadata(n) if n < 64 => return id(NXM_NX, 40 + n),
@@ -283,16 +293,20 @@ impl Field {
             _ => {}
         }
         let pick = |want: &dyn Fn(u16) -> bool| {
-            TABLE.iter().find(|e| e.3 == self && want(e.0)).map(|e| OxmId {
-                class: e.0,
-                code: e.1,
-                experimenter: (e.2 != 0).then_some(e.2),
-            })
+            TABLE
+                .iter()
+                .find(|e| e.3 == self && want(e.0))
+                .map(|e| OxmId {
+                    class: e.0,
+                    code: e.1,
+                    experimenter: (e.2 != 0).then_some(e.2),
+                })
         };
         if nxm {
             pick(&|c| c == NXM_OF).or_else(|| pick(&|c| c == NXM_NX))
         } else {
-            pick(&|c| c == OFPXMC_OPENFLOW_BASIC).or_else(|| pick(&|c| c == NXM_NX || c == OFPXMC_EXPERIMENTER))
+            pick(&|c| c == OFPXMC_OPENFLOW_BASIC)
+                .or_else(|| pick(&|c| c == NXM_NX || c == OFPXMC_EXPERIMENTER))
         }
     }
 }
@@ -313,9 +327,17 @@ impl OxmHeader {
     pub fn read(r: &mut Rd<'_>) -> Result<OxmHeader, OfpError> {
         let h = r.u32()?;
         let class = (h >> 16) as u16;
-        let experimenter = if class == OFPXMC_EXPERIMENTER { Some(r.u32()?) } else { None };
+        let experimenter = if class == OFPXMC_EXPERIMENTER {
+            Some(r.u32()?)
+        } else {
+            None
+        };
         Ok(OxmHeader {
-            id: OxmId { class, code: ((h >> 9) & 0x7f) as u8, experimenter },
+            id: OxmId {
+                class,
+                code: ((h >> 9) & 0x7f) as u8,
+                experimenter,
+            },
             hasmask: h & 0x100 != 0,
             length: h as u8,
         })
@@ -359,7 +381,11 @@ impl OxmHeader {
     /// NXM field references in actions use).
     pub fn plain(id: OxmId, value_len: u8) -> OxmHeader {
         let extra = if id.experimenter.is_some() { 4 } else { 0 };
-        OxmHeader { id, hasmask: false, length: value_len + extra }
+        OxmHeader {
+            id,
+            hasmask: false,
+            length: value_len + extra,
+        }
     }
 }
 
@@ -382,35 +408,56 @@ impl MatchField {
     /// (`nxm` false) or NXM (`nxm` true). `None` when the field has no such
     /// spelling.
     pub fn new(field: Field, value: &[u8], mask: Option<&[u8]>, nxm: bool) -> Option<MatchField> {
-        Some(MatchField { id: field.default_id(nxm)?, field, value: value.to_vec(), mask: mask.map(<[u8]>::to_vec) })
+        Some(MatchField {
+            id: field.default_id(nxm)?,
+            field,
+            value: value.to_vec(),
+            mask: mask.map(<[u8]>::to_vec),
+        })
     }
 
     /// Decodes one TLV; validates the length against the typed field.
     pub fn read(r: &mut Rd<'_>) -> Result<MatchField, OfpError> {
         let h = OxmHeader::read(r).map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
         let exp = if h.id.experimenter.is_some() { 4 } else { 0 };
-        let len = (h.length as usize).checked_sub(exp).ok_or(OfpError::new(ErrorCode::BadMatchLen, "oxm length"))?;
+        let len = (h.length as usize)
+            .checked_sub(exp)
+            .ok_or(OfpError::new(ErrorCode::BadMatchLen, "oxm length"))?;
         if len == 0 || (h.hasmask && len % 2 != 0) {
             return Err(OfpError::new(ErrorCode::BadMatchLen, "oxm length"));
         }
-        let payload = r.bytes(len).map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
+        let payload = r
+            .bytes(len)
+            .map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
         let vlen = if h.hasmask { len / 2 } else { len };
         let (field, fixed) = h.id.field();
         if let Some(f) = fixed {
             if f as usize != vlen {
-                return Err(OfpError::new(ErrorCode::BadMatchLen, "oxm value length does not fit the field"));
+                return Err(OfpError::new(
+                    ErrorCode::BadMatchLen,
+                    "oxm value length does not fit the field",
+                ));
             }
         }
         let value = payload[..vlen].to_vec();
         let mask = h.hasmask.then(|| payload[vlen..].to_vec());
-        Ok(MatchField { id: h.id, field, value, mask })
+        Ok(MatchField {
+            id: h.id,
+            field,
+            value,
+            mask,
+        })
     }
 
     /// The TLV header for this field.
     pub fn header(&self) -> OxmHeader {
         let exp = if self.id.experimenter.is_some() { 4 } else { 0 };
         let n = self.value.len() * if self.mask.is_some() { 2 } else { 1 };
-        OxmHeader { id: self.id, hasmask: self.mask.is_some(), length: (exp + n) as u8 }
+        OxmHeader {
+            id: self.id,
+            hasmask: self.mask.is_some(),
+            length: (exp + n) as u8,
+        }
     }
 
     /// Appends the TLV.
@@ -424,12 +471,17 @@ impl MatchField {
 
     /// The value as an unsigned integer (first 8 bytes, network order).
     pub fn value_u64(&self) -> u64 {
-        self.value.iter().take(8).fold(0u64, |a, &b| a << 8 | b as u64)
+        self.value
+            .iter()
+            .take(8)
+            .fold(0u64, |a, &b| a << 8 | b as u64)
     }
 
     /// True when matched exactly (no mask, or an all-ones mask).
     pub fn is_exact(&self) -> bool {
-        self.mask.as_ref().is_none_or(|m| m.iter().all(|&b| b == 0xff))
+        self.mask
+            .as_ref()
+            .map_or(true, |m| m.iter().all(|&b| b == 0xff))
     }
 }
 
@@ -466,7 +518,10 @@ impl OxmMatch {
 
     /// Length of the bare TLVs.
     pub fn tlv_len(&self) -> usize {
-        self.fields.iter().map(|f| 4 + f.header().length as usize).sum()
+        self.fields
+            .iter()
+            .map(|f| 4 + f.header().length as usize)
+            .sum()
     }
 
     /// Decodes an OF1.2+ `ofp_match` {type=OXM u16, length u16, TLVs, pad to
@@ -475,14 +530,23 @@ impl OxmMatch {
         let t = r.u16().map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
         let len = r.u16().map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))? as usize;
         if t != OFPMT_OXM {
-            return Err(OfpError::new(ErrorCode::BadMatchType, "ofp_match.type is not OXM"));
+            return Err(OfpError::new(
+                ErrorCode::BadMatchType,
+                "ofp_match.type is not OXM",
+            ));
         }
         if len < 4 {
-            return Err(OfpError::new(ErrorCode::BadMatchLen, "ofp_match.length < 4"));
+            return Err(OfpError::new(
+                ErrorCode::BadMatchLen,
+                "ofp_match.length < 4",
+            ));
         }
-        let tlvs = r.bytes(len - 4).map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
+        let tlvs = r
+            .bytes(len - 4)
+            .map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
         let pad = super::wire::pad8(len) - len;
-        r.skip(pad).map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
+        r.skip(pad)
+            .map_err(|e| e.relabel_len(ErrorCode::BadMatchLen))?;
         OxmMatch::decode_tlvs(tlvs)
     }
 
@@ -506,26 +570,38 @@ impl OxmMatch {
     pub fn validate(&self) -> Result<(), OfpError> {
         for (i, f) in self.fields.iter().enumerate() {
             if f.field != Field::Unknown && self.fields[..i].iter().any(|g| g.field == f.field) {
-                return Err(OfpError::new(ErrorCode::BadMatchDupField, "field appears twice"));
+                return Err(OfpError::new(
+                    ErrorCode::BadMatchDupField,
+                    "field appears twice",
+                ));
             }
             if let Some(m) = &f.mask {
                 if f.value.iter().zip(m).any(|(v, m)| v & !m != 0) {
-                    return Err(OfpError::new(ErrorCode::BadMatchValue, "value bits outside mask"));
+                    return Err(OfpError::new(
+                        ErrorCode::BadMatchValue,
+                        "value bits outside mask",
+                    ));
                 }
             }
             if !self.prereq_ok(f.field) {
-                return Err(OfpError::new(ErrorCode::BadMatchPrereq, "prerequisite missing"));
+                return Err(OfpError::new(
+                    ErrorCode::BadMatchPrereq,
+                    "prerequisite missing",
+                ));
             }
         }
         Ok(())
     }
 
     fn exact(&self, f: Field) -> Option<u64> {
-        self.get(f).filter(|m| m.is_exact()).map(MatchField::value_u64)
+        self.get(f)
+            .filter(|m| m.is_exact())
+            .map(MatchField::value_u64)
     }
 
     fn eth_is(&self, types: &[u64]) -> bool {
-        self.exact(Field::EthType).is_some_and(|t| types.contains(&t))
+        self.exact(Field::EthType)
+            .is_some_and(|t| types.contains(&t))
     }
 
     fn proto_is(&self, p: u64) -> bool {
@@ -538,9 +614,13 @@ impl OxmMatch {
         const IP: &[u64] = &[0x0800, 0x86dd];
         match f {
             VlanPcp => self.get(VlanVid).is_some() || self.get(VlanTci).is_some(),
-            IpDscp | NwTos | IpEcn | IpProto | IpTtl | IpFrag | CtTpSrc | CtTpDst => self.eth_is(IP),
+            IpDscp | NwTos | IpEcn | IpProto | IpTtl | IpFrag | CtTpSrc | CtTpDst => {
+                self.eth_is(IP)
+            }
             Ipv4Src | Ipv4Dst | CtNwSrc | CtNwDst | CtNwProto => self.eth_is(&[0x0800]),
-            Ipv6Src | Ipv6Dst | Ipv6Flabel | Ipv6Exthdr | CtIpv6Src | CtIpv6Dst => self.eth_is(&[0x86dd]),
+            Ipv6Src | Ipv6Dst | Ipv6Flabel | Ipv6Exthdr | CtIpv6Src | CtIpv6Dst => {
+                self.eth_is(&[0x86dd])
+            }
             TcpSrc | TcpDst | TcpFlags => self.proto_is(6),
             UdpSrc | UdpDst => self.proto_is(17),
             SctpSrc | SctpDst => self.proto_is(132),

@@ -55,7 +55,16 @@ impl Port {
             p.hw_addr = r.arr()?;
             r.skip(2)?;
             p.name = cstr(r.bytes(16)?);
-            for f in [&mut p.config, &mut p.state, &mut p.curr, &mut p.advertised, &mut p.supported, &mut p.peer, &mut p.curr_speed, &mut p.max_speed] {
+            for f in [
+                &mut p.config,
+                &mut p.state,
+                &mut p.curr,
+                &mut p.advertised,
+                &mut p.supported,
+                &mut p.peer,
+                &mut p.curr_speed,
+                &mut p.max_speed,
+            ] {
                 *f = r.u32()?;
             }
             return Ok(p);
@@ -81,7 +90,14 @@ impl Port {
             let mut pr = b.sub(super::wire::pad8(l).min(b.remaining()))?;
             if t == 0 && l == 32 {
                 pr.skip(8)?;
-                for f in [&mut p.curr, &mut p.advertised, &mut p.supported, &mut p.peer, &mut p.curr_speed, &mut p.max_speed] {
+                for f in [
+                    &mut p.curr,
+                    &mut p.advertised,
+                    &mut p.supported,
+                    &mut p.peer,
+                    &mut p.curr_speed,
+                    &mut p.max_speed,
+                ] {
                     *f = pr.u32()?;
                 }
             } else {
@@ -97,7 +113,14 @@ impl Port {
             w.u16(port_to_of10(self.port_no));
             w.put(&self.hw_addr);
             put_cstr(w, &self.name, 16);
-            for f in [self.config, self.state, self.curr, self.advertised, self.supported, self.peer] {
+            for f in [
+                self.config,
+                self.state,
+                self.curr,
+                self.advertised,
+                self.supported,
+                self.peer,
+            ] {
                 w.u32(f);
             }
             return;
@@ -108,7 +131,16 @@ impl Port {
             w.put(&self.hw_addr);
             w.zeros(2);
             put_cstr(w, &self.name, 16);
-            for f in [self.config, self.state, self.curr, self.advertised, self.supported, self.peer, self.curr_speed, self.max_speed] {
+            for f in [
+                self.config,
+                self.state,
+                self.curr,
+                self.advertised,
+                self.supported,
+                self.peer,
+                self.curr_speed,
+                self.max_speed,
+            ] {
                 w.u32(f);
             }
             return;
@@ -125,7 +157,14 @@ impl Port {
         w.u16(0);
         w.u16(32);
         w.zeros(4);
-        for f in [self.curr, self.advertised, self.supported, self.peer, self.curr_speed, self.max_speed] {
+        for f in [
+            self.curr,
+            self.advertised,
+            self.supported,
+            self.peer,
+            self.curr_speed,
+            self.max_speed,
+        ] {
             w.u32(f);
         }
         w.put(&self.other_props);
@@ -158,7 +197,12 @@ impl FeaturesReply {
     /// Decodes the body.
     pub fn decode(v: u8, body: &[u8]) -> Result<FeaturesReply, OfpError> {
         let mut r = Rd::new(body);
-        let mut f = FeaturesReply { datapath_id: r.u64()?, n_buffers: r.u32()?, n_tables: r.u8()?, ..Default::default() };
+        let mut f = FeaturesReply {
+            datapath_id: r.u64()?,
+            n_buffers: r.u32()?,
+            n_tables: r.u8()?,
+            ..Default::default()
+        };
         if v >= 4 {
             f.auxiliary_id = r.u8()?;
             r.skip(2)?;
@@ -209,7 +253,10 @@ impl SwitchConfig {
     /// Decodes the 4-byte body.
     pub fn decode(body: &[u8]) -> Result<SwitchConfig, OfpError> {
         let mut r = Rd::new(body);
-        Ok(SwitchConfig { flags: r.u16()?, miss_send_len: r.u16()? })
+        Ok(SwitchConfig {
+            flags: r.u16()?,
+            miss_send_len: r.u16()?,
+        })
     }
 
     /// Appends the body.
@@ -233,7 +280,10 @@ impl PortStatus {
         let mut r = Rd::new(body);
         let reason = r.u8()?;
         r.skip(7)?;
-        Ok(PortStatus { reason, port: Port::read(v, &mut r)? })
+        Ok(PortStatus {
+            reason,
+            port: Port::read(v, &mut r)?,
+        })
     }
 
     /// Appends the body.
@@ -287,7 +337,13 @@ impl PortMod {
         } else {
             None
         };
-        Ok(PortMod { port_no, hw_addr, config, mask, advertise })
+        Ok(PortMod {
+            port_no,
+            hw_addr,
+            config,
+            mask,
+            advertise,
+        })
     }
 
     /// Appends the body.
@@ -330,7 +386,10 @@ impl Role {
         let mut r = Rd::new(body);
         let role = r.u32()?;
         r.skip(4)?;
-        Ok(Role { role, generation_id: r.u64()? })
+        Ok(Role {
+            role,
+            generation_id: r.u64()?,
+        })
     }
 
     /// Appends the body.
@@ -357,7 +416,13 @@ impl Bucket {
     pub fn read(v: u8, r: &mut Rd<'_>) -> Result<Bucket, OfpError> {
         let len = r.peek_u16(0)? as usize;
         if len < 16 || len > r.remaining() {
-            return fail(ErrorCode::Wire { err_type: 6, code: 12 }, "bucket length");
+            return fail(
+                ErrorCode::Wire {
+                    err_type: 6,
+                    code: 12,
+                },
+                "bucket length",
+            );
         }
         let mut b = r.sub(len)?;
         b.skip(2)?;
@@ -365,7 +430,12 @@ impl Bucket {
         let watch_port = b.u32()?;
         let watch_group = b.u32()?;
         b.skip(4)?;
-        Ok(Bucket { weight, watch_port, watch_group, actions: decode_actions(b.rest(), v)? })
+        Ok(Bucket {
+            weight,
+            watch_port,
+            watch_group,
+            actions: decode_actions(b.rest(), v)?,
+        })
     }
 
     /// Appends the bucket.
@@ -398,7 +468,10 @@ impl GroupMod {
     /// OFPBRC_BAD_VERSION here).
     pub fn decode(v: u8, body: &[u8]) -> Result<GroupMod, OfpError> {
         if v >= 6 {
-            return fail(ErrorCode::BadRequestVersion, "OF1.5 group_mod is not supported");
+            return fail(
+                ErrorCode::BadRequestVersion,
+                "OF1.5 group_mod is not supported",
+            );
         }
         let mut r = Rd::new(body);
         let command = r.u16()?;
@@ -409,7 +482,12 @@ impl GroupMod {
         while !r.is_empty() {
             buckets.push(Bucket::read(v, &mut r)?);
         }
-        Ok(GroupMod { command, group_type, group_id, buckets })
+        Ok(GroupMod {
+            command,
+            group_type,
+            group_id,
+            buckets,
+        })
     }
 
     /// Appends the body.
@@ -446,7 +524,13 @@ impl MeterBand {
         let band_type = r.u16()?;
         let len = r.u16()?;
         if len != 16 {
-            return fail(ErrorCode::Wire { err_type: 12, code: 7 }, "meter band length");
+            return fail(
+                ErrorCode::Wire {
+                    err_type: 12,
+                    code: 7,
+                },
+                "meter band length",
+            );
         }
         let rate = r.u32()?;
         let burst_size = r.u32()?;
@@ -456,7 +540,13 @@ impl MeterBand {
             0xffff => (0, tail),
             _ => (0, 0),
         };
-        Ok(MeterBand { band_type, rate, burst_size, prec_level, experimenter })
+        Ok(MeterBand {
+            band_type,
+            rate,
+            burst_size,
+            prec_level,
+            experimenter,
+        })
     }
 
     /// Appends the band.
@@ -495,7 +585,12 @@ impl MeterMod {
         while !r.is_empty() {
             bands.push(MeterBand::read(&mut r)?);
         }
-        Ok(MeterMod { command, flags, meter_id, bands })
+        Ok(MeterMod {
+            command,
+            flags,
+            meter_id,
+            bands,
+        })
     }
 
     /// Appends the body.
@@ -547,7 +642,13 @@ impl BundleControl {
     /// Decodes the body (after the experimenter header for `onf`).
     pub fn decode(body: &[u8], onf: bool) -> Result<BundleControl, OfpError> {
         let mut r = Rd::new(body);
-        Ok(BundleControl { onf, bundle_id: r.u32()?, ctrl_type: r.u16()?, flags: r.u16()?, props: r.rest().to_vec() })
+        Ok(BundleControl {
+            onf,
+            bundle_id: r.u32()?,
+            ctrl_type: r.u16()?,
+            flags: r.u16()?,
+            props: r.rest().to_vec(),
+        })
     }
 
     /// Appends the body.
@@ -560,7 +661,11 @@ impl BundleControl {
 
     /// The matching reply (type + 1), same id, flags and spelling.
     pub fn reply(&self) -> BundleControl {
-        BundleControl { ctrl_type: self.ctrl_type | 1, props: Vec::new(), ..self.clone() }
+        BundleControl {
+            ctrl_type: self.ctrl_type | 1,
+            props: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -586,12 +691,21 @@ impl BundleAdd {
         let bundle_id = r.u32()?;
         r.skip(2)?;
         let flags = r.u16()?;
-        let h = Header::parse(&body[r.pos()..]).ok_or(OfpError::new(ErrorCode::BadRequestLen, "bundle add: no inner header"))?;
+        let h = Header::parse(&body[r.pos()..]).ok_or(OfpError::new(
+            ErrorCode::BadRequestLen,
+            "bundle add: no inner header",
+        ))?;
         if (h.length as usize) < 8 {
             return fail(ErrorCode::BadRequestLen, "bundle add: inner length");
         }
         let message = r.bytes(h.length as usize)?.to_vec();
-        Ok(BundleAdd { onf, bundle_id, flags, message, trailer: r.rest().to_vec() })
+        Ok(BundleAdd {
+            onf,
+            bundle_id,
+            flags,
+            message,
+            trailer: r.rest().to_vec(),
+        })
     }
 
     /// Appends the body.

@@ -15,7 +15,11 @@ pub struct Rd<'a> {
 impl<'a> Rd<'a> {
     /// Cursor over `b`; running short yields `OFPBRC_BAD_LEN`.
     pub fn new(b: &'a [u8]) -> Self {
-        Rd { b, pos: 0, short: ErrorCode::BadRequestLen }
+        Rd {
+            b,
+            pos: 0,
+            short: ErrorCode::BadRequestLen,
+        }
     }
 
     /// Cursor over `b` whose truncation error is `short`.
@@ -107,7 +111,12 @@ impl<'a> Rd<'a> {
         if p + 4 > self.b.len() {
             return Err(self.err());
         }
-        Ok(u32::from_be_bytes([self.b[p], self.b[p + 1], self.b[p + 2], self.b[p + 3]]))
+        Ok(u32::from_be_bytes([
+            self.b[p],
+            self.b[p + 1],
+            self.b[p + 2],
+            self.b[p + 3],
+        ]))
     }
 
     /// Splits off a sub-cursor of `n` bytes (same truncation error).

@@ -37,14 +37,26 @@ impl Session {
     pub fn payload(&self) -> Vec<&(Header, Message)> {
         self.msgs
             .iter()
-            .filter(|(_, m)| !matches!(m, Message::Hello(_) | Message::BarrierRequest | Message::FeaturesRequest | Message::EchoRequest(_)))
+            .filter(|(_, m)| {
+                !matches!(
+                    m,
+                    Message::Hello(_)
+                        | Message::BarrierRequest
+                        | Message::FeaturesRequest
+                        | Message::EchoRequest(_)
+                )
+            })
             .collect()
     }
 }
 
 /// True when the real tool is installed (tests skip otherwise).
 pub fn have_ofctl() -> bool {
-    Command::new("ovs-ofctl").arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("ovs-ofctl")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 static N: AtomicUsize = AtomicUsize::new(0);
@@ -96,36 +108,60 @@ pub fn default_reply(v: u8, m: &Message) -> Vec<Message> {
             actions: if v == 1 { 0xfff } else { 0 },
             ports: if v <= 3 { ports() } else { Vec::new() },
         })],
-        Message::GetConfigRequest => vec![Message::GetConfigReply(SwitchConfig { flags: 0, miss_send_len: 128 })],
+        Message::GetConfigRequest => vec![Message::GetConfigReply(SwitchConfig {
+            flags: 0,
+            miss_send_len: 128,
+        })],
         Message::BarrierRequest => vec![Message::BarrierReply],
         Message::BundleControl(b) => vec![Message::BundleControl(b.reply())],
         Message::Nx(NxMsg::TlvTableRequest) => {
-            vec![Message::Nx(NxMsg::TlvTableReply { max_option_space: 256, max_fields: 64, maps: Vec::new() })]
+            vec![Message::Nx(NxMsg::TlvTableReply {
+                max_option_space: 256,
+                max_fields: 64,
+                maps: Vec::new(),
+            })]
         }
         Message::MultipartRequest(r) => {
             let body = match (r.mp_type, &r.body) {
-                (mp_type::TABLE_FEATURES, MpReqBody::Empty) => MpRepBody::Raw(table_features_entry(0)),
-                (mp_type::TABLE, _) if v == 1 => MpRepBody::Table(vec![ofproto::ofp::multipart::TableStats {
-                    table_id: 0,
-                    name: "classifier".into(),
-                    wildcards: 0x3fffff,
-                    max_entries: 1_000_000,
-                    ..Default::default()
-                }]),
+                (mp_type::TABLE_FEATURES, MpReqBody::Empty) => {
+                    MpRepBody::Raw(table_features_entry(0))
+                }
+                (mp_type::TABLE, _) if v == 1 => {
+                    MpRepBody::Table(vec![ofproto::ofp::multipart::TableStats {
+                        table_id: 0,
+                        name: "classifier".into(),
+                        wildcards: 0x3fffff,
+                        max_entries: 1_000_000,
+                        ..Default::default()
+                    }])
+                }
                 (mp_type::PORT_DESC, _) => MpRepBody::PortDesc(ports()),
                 _ => return Vec::new(),
             };
-            vec![Message::MultipartReply(MultipartReply { mp_type: r.mp_type, flags: 0, nx: false, body })]
+            vec![Message::MultipartReply(MultipartReply {
+                mp_type: r.mp_type,
+                flags: 0,
+                nx: false,
+                body,
+            })]
         }
         _ => Vec::new(),
     }
 }
 
+/// A test's own answers: (negotiated version, header, message) -> replies,
+/// or `None` for the defaults.
+pub type Responder<'a> = &'a dyn Fn(u8, &Header, &Message) -> Option<Vec<Message>>;
+
 /// Runs `ovs-ofctl ARGS` (each `SOCK` in ARGS becomes our socket) against
 /// the fake switch speaking versions `ours`. `extra` may answer a message
 /// first (return `None` to fall back to the defaults).
-pub fn run_ofctl(ours: &[u8], args: &[&str], extra: &dyn Fn(u8, &Header, &Message) -> Option<Vec<Message>>) -> Session {
-    let dir = std::env::temp_dir().join(format!("rvs-ofctl-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+pub fn run_ofctl(ours: &[u8], args: &[&str], extra: Responder<'_>) -> Session {
+    let dir = std::env::temp_dir().join(format!(
+        "rvs-ofctl-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("s.sock");
     let _ = std::fs::remove_file(&path);
@@ -150,7 +186,9 @@ pub fn run_ofctl(ours: &[u8], args: &[&str], extra: &dyn Fn(u8, &Header, &Messag
     let mut buf = [0u8; 65536];
     let mut exited: Option<Instant> = None;
     loop {
-        if Instant::now() > deadline || exited.is_some_and(|t| t.elapsed() > Duration::from_millis(50)) {
+        if Instant::now() > deadline
+            || exited.is_some_and(|t| t.elapsed() > Duration::from_millis(50))
+        {
             break;
         }
         if exited.is_none() && child.try_wait().unwrap().is_some() {
@@ -159,7 +197,8 @@ pub fn run_ofctl(ours: &[u8], args: &[&str], extra: &dyn Fn(u8, &Header, &Messag
         let mut idle = true;
         if let Ok((mut st, _)) = listener.accept() {
             st.set_nonblocking(true).unwrap();
-            st.write_all(&Message::Hello(Hello::with_versions(ours)).encode(top, 0)).unwrap();
+            st.write_all(&Message::Hello(Hello::with_versions(ours)).encode(top, 0))
+                .unwrap();
             conns.push((st, Decoder::new()));
             idle = false;
         }
@@ -182,7 +221,8 @@ pub fn run_ofctl(ours: &[u8], args: &[&str], extra: &dyn Fn(u8, &Header, &Messag
                 }
             }
             while let Some(frame) = dec.next_frame().expect("framing") {
-                let (h, m) = Message::decode(&frame).unwrap_or_else(|e| panic!("decode {e}: {}", hex(&frame)));
+                let (h, m) = Message::decode(&frame)
+                    .unwrap_or_else(|e| panic!("decode {e}: {}", hex(&frame)));
                 frames.push(frame.clone());
                 if let Message::Hello(hl) = &m {
                     version = negotiate(ours, h.version, hl).expect("negotiation");
@@ -232,6 +272,10 @@ pub fn assert_roundtrip(s: &Session) {
 
 /// `ovs-ofctl ofp-print HEX` output for bytes we encoded.
 pub fn ofp_print(b: &[u8]) -> String {
-    let o = Command::new("ovs-ofctl").arg("ofp-print").arg(hex(b)).output().expect("ofp-print");
+    let o = Command::new("ovs-ofctl")
+        .arg("ofp-print")
+        .arg(hex(b))
+        .output()
+        .expect("ofp-print");
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
