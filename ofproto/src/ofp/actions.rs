@@ -647,7 +647,7 @@ impl Action {
                 src.write(w);
                 dst.write(w);
             }
-            nx => nx_actions::encode(nx, version, w),
+            nx => super::nx_actions_enc::encode(nx, version, w),
         }
         w.pad_from(start, 8);
         let len = (w.len() - start) as u16;

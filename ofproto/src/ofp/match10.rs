@@ -1,9 +1,9 @@
 //! OpenFlow 1.0 `ofp_match` (OpenFlow 1.0.0 section 5.2.3): a fixed 40-byte
 //! structure whose `wildcards` bits say which fields are ignored.
 //!
-//! Layout (network order): wildcards u32, in_port u16, dl_src[6], dl_dst[6],
-//! dl_vlan u16, dl_vlan_pcp u8, pad[1], dl_type u16, nw_tos u8, nw_proto u8,
-//! pad[2], nw_src u32, nw_dst u32, tp_src u16, tp_dst u16.
+//! Layout (network order): `wildcards u32, in_port u16, dl_src[6],
+//! dl_dst[6], dl_vlan u16, dl_vlan_pcp u8, pad[1], dl_type u16, nw_tos u8,
+//! nw_proto u8, pad[2], nw_src u32, nw_dst u32, tp_src u16, tp_dst u16`.
 
 use super::error::{ErrorCode, OfpError};
 use super::oxm::{Field, MatchField, OxmMatch};

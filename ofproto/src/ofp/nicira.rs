@@ -77,12 +77,12 @@ pub enum NxMsg {
     RoleReply(u32),
     /// NXT_SET_FLOW_FORMAT: NXFF_*.
     SetFlowFormat(u32),
-    /// NXT_FLOW_MOD (`nx_flow_mod`: cookie u64, command u16 (table id in the
-    /// high byte with flow_mod_table_id), idle u16, hard u16, priority u16,
-    /// buffer_id u32, out_port u16, flags u16, match_len u16, pad[6], NXM
-    /// match padded to 8, actions).
+    /// NXT_FLOW_MOD (`nx_flow_mod`: `cookie u64, command u16, idle u16,
+    /// hard u16, priority u16, buffer_id u32, out_port u16, flags u16,
+    /// match_len u16, pad[6]`, NXM match padded to 8, actions); the table id
+    /// rides in the high byte of `command` with flow_mod_table_id.
     FlowMod(FlowMod),
-    /// NXT_FLOW_MOD_TABLE_ID: enable (1) / disable (0), then pad[7].
+    /// NXT_FLOW_MOD_TABLE_ID: enable (1) / disable (0), then `pad[7]`.
     FlowModTableId(u8),
     /// NXT_SET_PACKET_IN_FORMAT: NXPIF_STANDARD 0 / NXM 1 / NXT_PACKET_IN2 2.
     SetPacketInFormat(u32),
