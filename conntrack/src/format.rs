@@ -49,6 +49,10 @@ pub struct CtEntry {
     pub packets: [u64; 2],
     /// Bytes (whole frames) seen in the original (0) and reply (1) direction.
     pub bytes: [u64; 2],
+    /// ALG of the connection (`helper=ftp`).
+    pub helper: Option<&'static str>,
+    /// For a data connection of an ALG: the parent's original tuple.
+    pub parent: Option<ConnKey>,
 }
 
 /// Protocol name as OVS prints it (`ct_dpif_format_ipproto`), or the number.
@@ -191,6 +195,14 @@ pub fn format_entry(e: &CtEntry, verbose: bool, stats: bool) -> String {
         }
         s.push(')');
     }
+    if let Some(h) = e.helper {
+        let _ = write!(s, ",helper={h}");
+    }
+    if verbose {
+        if let Some(p) = &e.parent {
+            let _ = write!(s, ",parent=({})", format_tuple(p));
+        }
+    }
     s
 }
 
@@ -299,6 +311,35 @@ pub fn format_count(n: u32) -> String {
 
 /// `dpctl/ct-set-maxconns` success message (OVS prints no newline).
 pub const SET_MAXCONNS_OK: &str = "setting maxconns successful";
+
+/// `dpctl/ipf-get-status [-m]` (OVS 3.1 `dpctl_ct_ipf_get_status`): the
+/// status block, then with `verbose` the held fragment lists.
+pub fn format_ipf_status(st: &crate::IpfStatus, verbose: bool) -> String {
+    let mut s = String::new();
+    s.push_str("        Fragmentation Module Status\n");
+    s.push_str("        ---------------------------\n");
+    let _ = writeln!(s, "        v4 enabled: {}", st.v4.enabled as u8);
+    let _ = writeln!(s, "        v6 enabled: {}", st.v6.enabled as u8);
+    let _ = writeln!(s, "        max num frags (v4/v6): {}", st.nfrag_max);
+    let _ = writeln!(s, "        num frag: {}", st.nfrag);
+    for (name, p) in [("v4", &st.v4), ("v6", &st.v6)] {
+        let _ = writeln!(s, "        min {name} frag size: {}", p.min_frag_size);
+        let _ = writeln!(s, "        {name} frags accepted: {}", p.nfrag_accepted);
+        let _ = writeln!(s, "        {name} frags completed: {}", p.nfrag_completed_sent);
+        let _ = writeln!(s, "        {name} frags expired: {}", p.nfrag_expired_sent);
+        let _ = writeln!(s, "        {name} frags too small: {}", p.nfrag_too_small);
+        let _ = writeln!(s, "        {name} frags overlapped: {}", p.nfrag_overlap);
+        let _ = writeln!(s, "        {name} frags purged: {}", p.nfrag_purged);
+    }
+    if verbose {
+        s.push_str("\n        Fragment Lists:\n\n");
+        for l in &st.lists {
+            s.push_str(l);
+            s.push('\n');
+        }
+    }
+    s
+}
 
 /// `dpctl/ct-get-limits` (`ct_dpif_format_zone_limits` + newline):
 /// `default limit=N` then `zone=Z,limit=L,count=C` per zone.

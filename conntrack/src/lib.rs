@@ -67,23 +67,23 @@
 //! PMDs forwarding the two directions of one TCP connection serialize on
 //! that connection only (as in OVS, which has a per-`conn` mutex too).
 //!
-//! ## Not implemented yet (hooks in place)
+//! ## Fragments and ALGs
 //!
-//! * IP fragment reassembly (OVS `ipf`): fragments are `+trk+inv` today;
-//!   [`key`] reports them separately (`ParseError::Fragment`) so a
-//!   reassembly stage can take them before lookup.
-//! * ALGs (FTP/TFTP helpers, `helper=` in the action) and expectations:
-//!   the `helper` argument is accepted and ignored. The place for them is
-//!   the commit path (`Conntrack::process_new`, where OVS calls
-//!   `alg_helper`), and an expectation table consulted before a packet
-//!   without connection is declared `+new` (its hit giving `+rel`), like the
-//!   ICMP-error path in `process_related`.
+//! * IP fragments are reassembled by [`ipf`] inside [`Conntrack::execute`]
+//!   (held fragments leave the batch; when a datagram is complete its
+//!   fragments come back, carrying the reassembled packet's ct state).
+//!   The packet path pays one header check per packet for it.
+//! * FTP and TFTP ALGs ([`alg`]): `helper=ftp|tftp` at commit; data
+//!   connections are `+rel` through an expectation table consulted on the
+//!   new-connection path only when non-empty.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod alg;
 pub mod format;
 pub mod icmp;
+pub mod ipf;
 pub mod key;
 mod nat;
 pub mod other;
@@ -91,7 +91,9 @@ pub mod proto;
 pub mod tcp;
 pub mod tp;
 
+pub use alg::Alg;
 pub use format::{CtEntry, TcpProtoInfo};
+pub use ipf::{IpfError, IpfProtoStatus, IpfStatus};
 pub use key::ConnKey;
 pub use tp::{TimeoutPolicy, TpAttr};
 
@@ -103,7 +105,7 @@ use key::{ParseError, Parsed};
 use parking_lot::{Mutex, RwLock};
 use proto::{ProtoState, UpdateResult};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 
 /// OVS's default `ct-set-maxconns` value.
@@ -155,12 +157,20 @@ struct ConnInner {
     label: u128,
     packets: [u64; 2],
     bytes: [u64; 2],
+    /// FTP NAT: bytes added to the payload so far (OVS `seq_skew`) ...
+    seq_skew: i32,
+    /// ... in this direction (OVS `seq_skew_dir`).
+    skew_reply: bool,
 }
 
 struct Conn {
     orig: ConnKey,
     reply: ConnKey,
     nat: u8,
+    /// ALG of the connection (`helper=`).
+    alg: Option<Alg>,
+    /// For a data connection of an ALG: the parent's original tuple.
+    parent: Option<ConnKey>,
     id: u32,
     tp: Arc<TimeoutPolicy>,
     expiration: AtomicU64,
@@ -205,6 +215,9 @@ pub struct Conntrack {
     zone_tp: RwLock<HashMap<u16, u32>>,
     next_id: AtomicU32,
     sweep_cursor: Mutex<usize>,
+    ipf: ipf::Ipf,
+    expectations: RwLock<HashMap<alg::ExpKey, alg::Expectation>>,
+    n_exp: AtomicUsize,
 }
 
 impl Default for Conntrack {
@@ -236,6 +249,10 @@ enum Upd {
         orig: ConnKey,
         rkey: ConnKey,
         nat: u8,
+        /// `md.ct_orig` (the parent's tuple for ALG data connections).
+        ct_orig: ConnKey,
+        /// The connection, when it has an FTP ALG to run.
+        ftp: Option<Arc<Conn>>,
     },
 }
 
@@ -291,6 +308,9 @@ impl Conntrack {
             zone_tp: RwLock::new(HashMap::new()),
             next_id: AtomicU32::new(1),
             sweep_cursor: Mutex::new(0),
+            ipf: ipf::Ipf::default(),
+            expectations: RwLock::new(HashMap::new()),
+            n_exp: AtomicUsize::new(0),
         }
     }
 
@@ -319,39 +339,110 @@ impl Conntrack {
     ///   the connection (zero for untracked-able and uncommitted packets,
     ///   whose `ct_orig` is their own tuple).
     ///
-    /// Invalid packets (not IP, truncated, bad checksum, fragments, TCP out
-    /// of window or illegal flags, ICMP errors for unknown connections,
-    /// connections refused by limits or NAT exhaustion) get `+trk+inv`.
+    /// Invalid packets (not IP, truncated, bad checksum, TCP out of window
+    /// or illegal flags, ICMP errors for unknown connections, connections
+    /// refused by limits or NAT exhaustion, fragments refused by [`ipf`])
+    /// get `+trk+inv`.
+    ///
+    /// IP fragments (reassembly enabled for their family) are taken out of
+    /// the batch and held; when a datagram completes, the reassembled packet
+    /// is tracked and its fragments are put back in the batch (in place of
+    /// the last one received) with its ct metadata and NAT rewrites. Held
+    /// fragments of an expired list come back `+trk+inv` with a later batch
+    /// of the same zone.
     pub fn execute(&self, batch: &mut PacketBatch, action: &CtAction, now_ns: u64) {
+        let en = self.ipf.enabled();
+        let mut frags = false;
         for p in batch.pkts.iter_mut() {
-            self.execute_one(p, action, now_ns);
+            frags |= !self.execute_inner(p, action, now_ns, en);
+        }
+        if frags || self.ipf.expiry_due(now_ns) {
+            self.ipf_pass(batch, action, now_ns, en);
         }
     }
 
+    /// Second pass over a batch holding fragments (OVS
+    /// `ipf_preprocess_conntrack` + `ipf_postprocess_conntrack`).
+    fn ipf_pass(&self, batch: &mut PacketBatch, a: &CtAction, now: u64, en: (bool, bool)) {
+        let pkts = std::mem::take(&mut batch.pkts);
+        let mut out = Vec::with_capacity(pkts.len());
+        for mut p in pkts {
+            if p.md.ct_state & cs::TRACKED != 0 {
+                // Tracked by the first pass.
+                out.push(p);
+                continue;
+            }
+            match self.ipf.classify(&p, a.zone, en) {
+                ipf::Class::NotFrag => out.push(p),
+                ipf::Class::Invalid => {
+                    set_invalid(&mut p, a.zone);
+                    out.push(p);
+                }
+                ipf::Class::Frag(fi) => match self.ipf.add(p, fi, now) {
+                    ipf::Added::Held => {}
+                    ipf::Added::Rejected(mut p) => {
+                        set_invalid(&mut p, a.zone);
+                        out.push(p);
+                    }
+                    ipf::Added::Complete(mut reass, mut frags, v6) => {
+                        self.execute_inner(&mut reass, a, now, (false, false));
+                        ipf::post_execute(&reass, &mut frags, v6);
+                        self.ipf.count_completed(v6, frags.len());
+                        out.extend(frags);
+                    }
+                },
+            }
+        }
+        if self.ipf.expiry_due(now) {
+            for mut p in self.ipf.take_expired(a.zone, now) {
+                set_invalid(&mut p, a.zone);
+                out.push(p);
+            }
+        }
+        batch.pkts = out;
+    }
+
     /// [`Conntrack::execute`] for one packet. `pkt`'s `l3_ofs` must have
-    /// been set by [`dp_core::extract::extract`].
+    /// been set by [`dp_core::extract::extract`]. A single packet cannot be
+    /// held: fragments are `+trk+inv` here (use [`Conntrack::execute`]).
     pub fn execute_one(&self, pkt: &mut DpPacket, a: &CtAction, now: u64) {
+        self.execute_inner(pkt, a, now, (false, false));
+    }
+
+    /// Tracks one packet; returns false, leaving the packet untouched, for
+    /// a fragment of a family whose reassembly is enabled in `en`.
+    fn execute_inner(&self, pkt: &mut DpPacket, a: &CtAction, now: u64, en: (bool, bool)) -> bool {
         let zone = a.zone;
         let parsed = match key::parse(pkt, zone, self.verify) {
             Ok(p) => p,
-            Err(ParseError::Invalid) | Err(ParseError::Fragment) => {
+            Err(ParseError::Fragment) => {
+                let v6 = pkt.data().get(pkt.l3_ofs as usize).is_some_and(|b| b >> 4 == 6);
+                if (v6 && en.1) || (!v6 && en.0) {
+                    pkt.md.ct_state = 0;
+                    return false;
+                }
                 set_invalid(pkt, zone);
-                return;
+                return true;
+            }
+            Err(ParseError::Invalid) => {
+                set_invalid(pkt, zone);
+                return true;
             }
         };
         if parsed.related.is_some() {
             self.process_related(pkt, &parsed, a, now);
-            return;
+            return true;
         }
         for _ in 0..4 {
             if let Existing::Done = self.process_existing(pkt, &parsed, a, now) {
-                return;
+                return true;
             }
             if let New::Done = self.process_new(pkt, &parsed, a, now) {
-                return;
+                return true;
             }
         }
         set_invalid(pkt, zone);
+        true
     }
 
     /// Writes the metadata of a tracked packet.
@@ -492,7 +583,7 @@ impl Conntrack {
                 if let Some(t) = up.timeout {
                     conn.expiration.store(now + conn.tp.get_ns(t), Relaxed);
                 }
-                if a.commit {
+                if a.commit && conn.parent.is_none() {
                     apply_mark_label(&mut inner, a);
                 }
                 let d = reply as usize;
@@ -505,6 +596,8 @@ impl Conntrack {
                     orig: conn.orig,
                     rkey: conn.reply,
                     nat: conn.nat,
+                    ct_orig: conn.parent.unwrap_or(conn.orig),
+                    ftp: (conn.alg == Some(Alg::Ftp)).then(|| conn.clone()),
                 }
             }
         }
@@ -537,17 +630,27 @@ impl Conntrack {
                 orig,
                 rkey,
                 nat,
+                ct_orig,
+                ftp,
             } => {
                 let mut state = cs::TRACKED | if est { cs::ESTABLISHED } else { cs::NEW };
                 if reply {
                     state |= cs::REPLY_DIR;
                 }
+                let translated = !natted && a.nat.is_some() && nat != 0;
                 if natted {
                     state |= pkt.md.ct_state & (cs::SRC_NAT | cs::DST_NAT);
-                } else if a.nat.is_some() && nat != 0 {
+                } else if translated {
                     state |= self.apply_nat(pkt, p, &orig, &rkey, nat, reply);
                 }
-                Self::write_md(pkt, state, zone, mark, label, &orig);
+                if let Some(c) = ftp {
+                    // An earlier ct(nat) of this pass already ran the ALG.
+                    if !natted && !self.ftp_ctl(pkt, p, &c, reply, translated) {
+                        set_invalid(pkt, zone);
+                        return Existing::Done;
+                    }
+                }
+                Self::write_md(pkt, state, zone, mark, label, &ct_orig);
                 Existing::Done
             }
         }
@@ -668,8 +771,19 @@ impl Conntrack {
             set_invalid(pkt, zone);
             return New::Done;
         }
+        let exp = self.find_expectation(&p.key, now);
         if !a.commit {
-            Self::write_md(pkt, cs::TRACKED | cs::NEW, zone, 0, 0, &p.key);
+            match &exp {
+                Some((parent, ..)) => {
+                    let (mark, label) = {
+                        let i = parent.inner.lock();
+                        (i.mark, i.label)
+                    };
+                    let st = cs::TRACKED | cs::NEW | cs::RELATED;
+                    Self::write_md(pkt, st, zone, mark, label, &parent.orig);
+                }
+                None => Self::write_md(pkt, cs::TRACKED | cs::NEW, zone, 0, 0, &p.key),
+            }
             return New::Done;
         }
         if !self.reserve(zone) {
@@ -679,16 +793,37 @@ impl Conntrack {
         let (pstate, tm) = proto::new_conn(k, l4);
         let orig = p.key;
         let h = orig.hash(self.seed);
-        let (rkey, nat_bits) = match a.nat.as_ref().and_then(|n| nat::plan(&orig, n, h)) {
-            Some(plan) => match plan.find(|r| *r != orig && !self.key_in_use(r, now)) {
-                Some(r) => (r, plan.bits),
-                None => {
-                    self.unreserve(zone);
-                    set_invalid(pkt, zone);
-                    return New::Done;
+        let planned = match &exp {
+            Some((_, dnat_to, snat_to)) => {
+                let mut t = orig;
+                let mut bits = 0;
+                if let (Some((addr, port)), Some(_)) = (dnat_to, &a.nat) {
+                    t.dst = *addr;
+                    t.dport = *port;
+                    bits |= nat::NAT_DST;
                 }
+                if let (Some(addr), Some(_)) = (snat_to, &a.nat) {
+                    t.src = *addr;
+                    bits |= nat::NAT_SRC;
+                }
+                let r = t.reverse();
+                if bits != 0 && self.key_in_use(&r, now) {
+                    None
+                } else {
+                    Some((r, bits))
+                }
+            }
+            None => match a.nat.as_ref().and_then(|n| nat::plan(&orig, n, h)) {
+                Some(plan) => plan
+                    .find(|r| *r != orig && !self.key_in_use(r, now))
+                    .map(|r| (r, plan.bits)),
+                None => Some((orig.reverse(), 0)),
             },
-            None => (orig.reverse(), 0),
+        };
+        let Some((rkey, nat_bits)) = planned else {
+            self.unreserve(zone);
+            set_invalid(pkt, zone);
+            return New::Done;
         };
         let tp = self.policy_for(a, zone);
         let mut inner = ConnInner {
@@ -697,13 +832,32 @@ impl Conntrack {
             label: 0,
             packets: [1, 0],
             bytes: [pkt.len() as u64, 0],
+            seq_skew: 0,
+            skew_reply: false,
         };
-        apply_mark_label(&mut inner, a);
+        let parent = match &exp {
+            Some((parent, ..)) => {
+                let pi = parent.inner.lock();
+                inner.mark = pi.mark;
+                inner.label = pi.label;
+                Some(parent.orig)
+            }
+            None => {
+                apply_mark_label(&mut inner, a);
+                None
+            }
+        };
         let (mark, label) = (inner.mark, inner.label);
+        let alg = match (&exp, a.helper.as_deref()) {
+            (None, Some(h)) => Alg::from_helper(h),
+            _ => None,
+        };
         let conn = Arc::new(Conn {
             orig,
             reply: rkey,
             nat: nat_bits,
+            alg,
+            parent,
             id: self.next_id.fetch_add(1, Relaxed),
             expiration: AtomicU64::new(now + tp.get_ns(tm)),
             tp,
@@ -716,7 +870,14 @@ impl Conntrack {
                 if nat_bits != 0 {
                     state |= self.apply_nat(pkt, p, &orig, &rkey, nat_bits, false);
                 }
-                Self::write_md(pkt, state, zone, mark, label, &orig);
+                if exp.is_some() {
+                    state |= cs::RELATED;
+                    self.consume_expectation(&orig);
+                }
+                if alg == Some(Alg::Tftp) {
+                    self.tftp_expect(&conn);
+                }
+                Self::write_md(pkt, state, zone, mark, label, &parent.unwrap_or(orig));
                 New::Done
             }
             Err(InsertErr::OrigExists) | Err(InsertErr::ReplyExists) => {
@@ -890,6 +1051,8 @@ impl Conntrack {
     /// already invisible to lookups, so a late sweep costs memory, not
     /// correctness. Concurrent callers serialize.
     pub fn sweep(&self, now_ns: u64, budget: usize) -> SweepStats {
+        self.ipf.purge(now_ns);
+        self.sweep_expectations(now_ns);
         let mut cursor = self.sweep_cursor.lock();
         let mut st = SweepStats::default();
         let n = self.shards.len();
@@ -997,6 +1160,8 @@ impl Conntrack {
                     bucket,
                     packets: inner.packets,
                     bytes: inner.bytes,
+                    helper: c.alg.map(Alg::name),
+                    parent: c.parent,
                 });
             }
         }
@@ -1118,6 +1283,39 @@ impl Conntrack {
                 m.remove(&zone);
             }
         }
+    }
+}
+
+impl Conntrack {
+    /// Enables or disables fragment reassembly for IPv4 (`v6 == false`) or
+    /// IPv6 (OVS `ipf-set-enabled` / `ipf-set-disabled`; both on by
+    /// default). Disabled, fragments of that family are `+trk+inv`.
+    pub fn ipf_set_enabled(&self, v6: bool, enabled: bool) {
+        self.ipf.set_enabled(v6, enabled);
+    }
+
+    /// Sets the minimum size in bytes (IP header included) of a fragment
+    /// other than the last (OVS `ipf-set-min-frag`; defaults 1200 / 1280,
+    /// at least 400).
+    pub fn ipf_set_min_frag(&self, v6: bool, size: u32) -> Result<(), IpfError> {
+        self.ipf.set_min_frag(v6, size)
+    }
+
+    /// Sets the maximum number of fragments held at once (OVS
+    /// `ipf-set-max-nfrags`; default 1000, at most 5000).
+    pub fn ipf_set_max_nfrags(&self, n: u32) -> Result<(), IpfError> {
+        self.ipf.set_max_nfrags(n)
+    }
+
+    /// Settings and counters of fragment reassembly (OVS `ipf-get-status`);
+    /// `lists`: also describe every held fragment list (`-m`).
+    pub fn ipf_status(&self, lists: bool) -> IpfStatus {
+        self.ipf.status(lists)
+    }
+
+    /// Number of pending ALG expectations.
+    pub fn n_expectations(&self) -> usize {
+        self.n_exp.load(Relaxed)
     }
 }
 
