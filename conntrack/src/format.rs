@@ -325,7 +325,11 @@ pub fn format_ipf_status(st: &crate::IpfStatus, verbose: bool) -> String {
     for (name, p) in [("v4", &st.v4), ("v6", &st.v6)] {
         let _ = writeln!(s, "        min {name} frag size: {}", p.min_frag_size);
         let _ = writeln!(s, "        {name} frags accepted: {}", p.nfrag_accepted);
-        let _ = writeln!(s, "        {name} frags completed: {}", p.nfrag_completed_sent);
+        let _ = writeln!(
+            s,
+            "        {name} frags completed: {}",
+            p.nfrag_completed_sent
+        );
         let _ = writeln!(s, "        {name} frags expired: {}", p.nfrag_expired_sent);
         let _ = writeln!(s, "        {name} frags too small: {}", p.nfrag_too_small);
         let _ = writeln!(s, "        {name} frags overlapped: {}", p.nfrag_overlap);

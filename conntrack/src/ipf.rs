@@ -501,8 +501,8 @@ impl Ipf {
             return Added::Held;
         }
         list.frags.sort_by_key(|f| f.start);
-        let contiguous = list.frags[0].start == 0
-            && list.frags.windows(2).all(|w| w[0].end + 1 == w[1].start);
+        let contiguous =
+            list.frags[0].start == 0 && list.frags.windows(2).all(|w| w[0].end + 1 == w[1].start);
         if !contiguous {
             return Added::Held;
         }
@@ -548,7 +548,11 @@ impl Ipf {
     }
 
     fn recompute_expiry(&self, lists: &HashMap<ListKey, FragList>) {
-        let m = lists.values().map(|l| l.expiration).min().unwrap_or(u64::MAX);
+        let m = lists
+            .values()
+            .map(|l| l.expiration)
+            .min()
+            .unwrap_or(u64::MAX);
         self.next_expiry.store(m, Relaxed);
     }
 

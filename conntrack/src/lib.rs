@@ -416,7 +416,10 @@ impl Conntrack {
         let parsed = match key::parse(pkt, zone, self.verify) {
             Ok(p) => p,
             Err(ParseError::Fragment) => {
-                let v6 = pkt.data().get(pkt.l3_ofs as usize).is_some_and(|b| b >> 4 == 6);
+                let v6 = pkt
+                    .data()
+                    .get(pkt.l3_ofs as usize)
+                    .is_some_and(|b| b >> 4 == 6);
                 if (v6 && en.1) || (!v6 && en.0) {
                     pkt.md.ct_state = 0;
                     return false;
