@@ -313,6 +313,7 @@ pub fn register(cmds: &Commands, sw: Arc<Mutex<Switch>>, exit: Arc<ExitControl>)
         s.lock().dp.flow_flush().map_err(dp_err)?;
         Ok(String::new())
     });
+    crate::ct::register(cmds, &sw.lock().ct.handle);
     let s = sw;
     cmds.register("dpif/show-dp-features", "bridge", 1, 1, move |a| {
         let sw = s.lock();

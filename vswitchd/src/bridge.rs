@@ -151,6 +151,8 @@ pub struct Switch {
     /// Interfaces whose status must be written in the next transaction.
     fresh: BTreeSet<Uuid>,
     reval: RevalidatorState,
+    /// Connection tracking of the datapath (see [`crate::ct`]).
+    pub ct: crate::ct::CtState,
 }
 
 fn parse_num<T: std::str::FromStr>(
@@ -185,7 +187,13 @@ impl Switch {
     /// A switch with an empty datapath (default configuration).
     pub fn new() -> Switch {
         let dispatcher = Arc::new(Dispatcher::new());
-        let dp = Datapath::new(DpConfig::default(), dispatcher.clone(), None);
+        let conntrack = Arc::new(conntrack::Conntrack::default());
+        let dp = Datapath::new(
+            DpConfig::default(),
+            dispatcher.clone(),
+            Some(conntrack.clone()),
+        );
+        let ct = crate::ct::CtState::start(conntrack);
         Switch {
             dp,
             dispatcher,
@@ -197,6 +205,7 @@ impl Switch {
             coverage: Coverage::default(),
             fresh: BTreeSet::new(),
             reval: RevalidatorState::default(),
+            ct,
         }
     }
 
@@ -258,6 +267,10 @@ impl Switch {
                     None => DEFAULT_MAX_IDLE_MS,
                 };
             self.dp_other_config = Some(root.other_config.clone());
+        }
+
+        for l in self.ct.reconfigure(replica, &root.uuid) {
+            vlog::info("dpif_netdev", l);
         }
 
         // Which bridges exist, and of what type.

@@ -27,6 +27,7 @@
 pub mod appctl;
 pub mod bridge;
 pub mod cli;
+pub mod ct;
 pub mod daemon;
 pub mod ofproto;
 pub mod unixctl;
@@ -142,7 +143,13 @@ fn run(opts: &cli::Options, ready: &mut Option<daemon::Readiness>) -> Result<(),
             .map_err(|e| format!("cannot start revalidator ({e})"))?
     };
 
-    let mut driver = IdlDriver::new(&opts.database, IdlConfig::vswitch());
+    let mut idl_cfg = IdlConfig::vswitch();
+    idl_cfg.tables.extend(
+        ct::MONITORED_TABLES
+            .iter()
+            .map(|t| ovsdb::TableSelect::all(t)),
+    );
+    let mut driver = IdlDriver::new(&opts.database, idl_cfg);
     vlog::info("reconnect", format!("{}: connecting...", opts.database));
     let mut connected = false;
     let mut applied: Option<u64> = None;
