@@ -102,6 +102,9 @@ pub(crate) struct Expectation {
     pub snat_to: Option<u128>,
 }
 
+/// A matched expectation: parent, `dnat_to`, `snat_to`.
+pub(crate) type ExpHit = (Arc<Conn>, Option<(u128, u16)>, Option<u128>);
+
 /// An FTP control message carrying an endpoint.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct FtpMsg {
@@ -298,11 +301,7 @@ impl Conntrack {
     }
 
     /// The live expectation matching a packet key, if any.
-    pub(crate) fn find_expectation(
-        &self,
-        k: &ConnKey,
-        now: u64,
-    ) -> Option<(Arc<Conn>, Option<(u128, u16)>, Option<u128>)> {
+    pub(crate) fn find_expectation(&self, k: &ConnKey, now: u64) -> Option<ExpHit> {
         if self.n_exp.load(Relaxed) == 0 {
             return None;
         }

@@ -180,7 +180,9 @@ pub(crate) enum Class {
     Frag(FragInfo),
 }
 
-/// Outcome of [`Ipf::add`].
+/// Outcome of [`Ipf::add`]. Packets stay boxed: they move between batches
+/// (`PacketBatch` holds boxes) without copying.
+#[allow(clippy::vec_box)]
 pub(crate) enum Added {
     /// Held.
     Held,
@@ -528,6 +530,7 @@ impl Ipf {
     /// Removes at most one list of `zone` expired at `now` and returns its
     /// fragments (OVS `ipf_send_expired_frags`, `IPF_FRAG_LIST_MAX_EXPIRED`
     /// = 1); the caller marks them `+trk+inv`.
+    #[allow(clippy::vec_box)] // moved into a PacketBatch as is
     pub(crate) fn take_expired(&self, zone: u16, now: u64) -> Vec<Box<DpPacket>> {
         let mut lists = self.lists.lock();
         let key = lists
