@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 /// How often the sweeper runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
-/// Table entries examined per sweeper step (a full pass takes as many steps
-/// as needed, one every [`SWEEP_INTERVAL`]... then restarts).
+/// Table entries examined per sweeper step; a full pass over the table
+/// takes as many steps (one every [`SWEEP_INTERVAL`]) as it needs.
 pub const SWEEP_BUDGET: usize = 20_000;
 
 /// The name of our one datapath, as `dpctl` commands accept it.
