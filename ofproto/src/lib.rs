@@ -34,3 +34,4 @@
 
 pub mod normal;
 pub mod ofp;
+pub mod table;
