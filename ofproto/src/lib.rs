@@ -35,3 +35,4 @@
 pub mod normal;
 pub mod ofp;
 pub mod table;
+pub mod xlate;

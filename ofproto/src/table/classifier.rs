@@ -18,7 +18,7 @@ pub const STAGES: usize = 4;
 
 /// Stage of classifier word `i` (see the module documentation).
 fn stage_of(i: usize) -> usize {
-    if i >= FLOW_WORDS || i < L2_FIRST_WORD {
+    if !(L2_FIRST_WORD..FLOW_WORDS).contains(&i) {
         0
     } else if i < L3_FIRST_WORD {
         1
@@ -102,7 +102,7 @@ impl Classifier {
 
     fn sort(&mut self) {
         self.subtables
-            .sort_by(|a, b| b.max_priority.cmp(&a.max_priority));
+            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
     }
 
     /// Inserts rule `id` (value pre-masked by `mask`).

@@ -333,6 +333,7 @@ impl Tables {
         self.tables.get(id as usize)
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Rules selected by a table id (255 = all), (value, mask), optional
     /// strict priority, cookie filter and out_port filter, ordered by table
     /// then decreasing priority.
