@@ -28,7 +28,9 @@ pub mod appctl;
 pub mod bridge;
 pub mod cli;
 pub mod daemon;
+pub mod ofconn;
 pub mod ofproto;
+pub mod openflow;
 pub mod unixctl;
 pub mod vlog;
 

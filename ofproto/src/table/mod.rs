@@ -21,7 +21,7 @@ pub mod key;
 use crate::ofp::actions::{Action, OFPP_ANY};
 use crate::ofp::flow::{command, flags, FlowMod};
 use crate::ofp::instructions::Instruction;
-use crate::ofp::oxm::OxmMatch;
+use crate::ofp::oxm::{Field, OxmMatch};
 use crate::ofp::OfpError;
 use classifier::Classifier;
 use key::{match_from_oxm, XKey, XKEY_WORDS};
@@ -102,6 +102,29 @@ pub struct Rule {
     pub packets: AtomicU64,
     /// Bytes matched.
     pub bytes: AtomicU64,
+}
+
+impl Clone for Rule {
+    fn clone(&self) -> Rule {
+        Rule {
+            id: self.id,
+            table_id: self.table_id,
+            priority: self.priority,
+            value: self.value.clone(),
+            mask: self.mask.clone(),
+            cookie: self.cookie,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            flags: self.flags,
+            importance: self.importance,
+            instructions: self.instructions.clone(),
+            created_ns: self.created_ns,
+            modified_ns: self.modified_ns,
+            used_ns: AtomicU64::new(self.used_ns.load(Ordering::Relaxed)),
+            packets: AtomicU64::new(self.packets.load(Ordering::Relaxed)),
+            bytes: AtomicU64::new(self.bytes.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Rule {
@@ -199,7 +222,18 @@ impl FlowModSpec {
     /// NXT_FLOW_MOD). `table_id_ext`: NXT_FLOW_MOD_TABLE_ID is on (else an
     /// OpenFlow 1.0 table id is 0 for add and "all" for modify/delete).
     pub fn from_ofp(fm: &FlowMod, version: u8, table_id_ext: bool) -> Result<Self, FlowModError> {
-        let (value, mask) = match_from_oxm(&fm.match_.fields())?;
+        let mut fields = fm.match_.fields();
+        // NXM carries a modify/delete cookie filter as NXM_NX_COOKIE.
+        let mut nx_cookie = None;
+        if let Some(i) = fields.fields.iter().position(|f| f.field == Field::Cookie) {
+            let c = fields.fields.remove(i);
+            let m = c
+                .mask
+                .as_deref()
+                .map_or(u64::MAX, |b| b.iter().fold(0u64, |a, &x| a << 8 | x as u64));
+            nx_cookie = Some((c.value_u64(), m));
+        }
+        let (value, mask) = match_from_oxm(&fields)?;
         let of10 = version == 1;
         let table_id = if of10 && !table_id_ext {
             if fm.command == command::ADD {
@@ -222,13 +256,17 @@ impl FlowModSpec {
         } else {
             (fm.cookie_mask, None)
         };
+        let (cookie, cookie_mask) = match nx_cookie {
+            Some((c, m)) if fm.command != command::ADD => (c, m),
+            _ => (fm.cookie, cookie_mask),
+        };
         Ok(FlowModSpec {
             command: fm.command,
             table_id,
             priority: fm.priority,
             value,
             mask,
-            cookie: fm.cookie,
+            cookie,
             cookie_mask: if fm.command == command::ADD {
                 0
             } else {
@@ -535,6 +573,36 @@ impl Tables {
             self.version += 1;
         }
         out
+    }
+
+    /// Applies `mods` all or nothing (OpenFlow 1.5.1 section 6.8.3, atomic
+    /// bundles): on the first failure nothing changes and the error comes
+    /// back with the index of the failing flow_mod.
+    pub fn apply_all(
+        &mut self,
+        mods: &[FlowModSpec],
+        now_ns: u64,
+    ) -> Result<Vec<FlowModOutcome>, (usize, FlowModError)> {
+        let mut trial = Tables {
+            tables: Vec::with_capacity(N_TABLES),
+            next_id: self.next_id,
+            version: self.version,
+        };
+        for t in &self.tables {
+            let mut nt = Table::default();
+            for r in t.rules.values() {
+                nt.insert(r.clone());
+            }
+            nt.lookups = AtomicU64::new(t.lookups.load(Ordering::Relaxed));
+            nt.matched = AtomicU64::new(t.matched.load(Ordering::Relaxed));
+            trial.tables.push(nt);
+        }
+        let mut outs = Vec::new();
+        for (i, m) in mods.iter().enumerate() {
+            outs.push(trial.apply(m, now_ns).map_err(|e| (i, e))?);
+        }
+        *self = trial;
+        Ok(outs)
     }
 
     /// Rule `id` in table `table_id`.

@@ -263,3 +263,32 @@ fn many_random_rules_agree_with_linear_scan() {
         assert_eq!(got, got2, "megaflow mask is unsound");
     }
 }
+
+#[test]
+fn apply_all_is_atomic() {
+    let mut t = Tables::new();
+    t.apply(
+        &spec(command::ADD, 0, 10, &[(Field::EthType, IP, None)], 1),
+        0,
+    )
+    .unwrap();
+    let mut bad = spec(
+        command::ADD,
+        0,
+        10,
+        &[(Field::InPort, &[0, 0, 0, 1], None)],
+        3,
+    );
+    bad.flags = flags::CHECK_OVERLAP;
+    let good = spec(command::ADD, 0, 20, &[], 2);
+    let e = t.apply_all(&[good.clone(), bad], 1).unwrap_err();
+    assert_eq!(e, (1, FlowModError::Overlap));
+    assert_eq!(t.n_rules(), 1);
+    t.apply_all(&[good], 1).unwrap();
+    assert_eq!(t.n_rules(), 2);
+    let mut wc = XKey::default();
+    assert_eq!(
+        t.tables[0].lookup(&pkt(1, 2), &mut wc).unwrap().priority,
+        20
+    );
+}

@@ -177,6 +177,22 @@ struct Ctx<'a, 'e> {
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
 /// port). Unknown input ports and unknown recirculation ids drop.
 pub fn xlate(env: &XlateEnv<'_>, flow: &Flow) -> XlateOut {
+    xlate_inner(env, flow, None)
+}
+
+/// Translates `actions` (a PACKET_OUT's) for a packet with datapath key
+/// `flow` that entered on OpenFlow port `in_port` (which may have no
+/// datapath port, e.g. CONTROLLER); `output:TABLE` runs the tables.
+pub fn xlate_packet_out(
+    env: &XlateEnv<'_>,
+    flow: &Flow,
+    in_port: u32,
+    actions: &[Action],
+) -> XlateOut {
+    xlate_inner(env, flow, Some((in_port, actions)))
+}
+
+fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) -> XlateOut {
     let mut key = XKey {
         flow: flow.clone(),
         meta: [0; META_WORDS],
@@ -192,9 +208,9 @@ pub fn xlate(env: &XlateEnv<'_>, flow: &Flow) -> XlateOut {
     let odp_in = flow.get(f::IN_PORT) as u32;
     let mut start = 0u8;
     let mut ok = true;
-    match env.ports.ofport(odp_in) {
-        Some(of) => key.flow.set(f::IN_PORT, of as u64),
-        None => ok = false,
+    match (po, env.ports.ofport(odp_in)) {
+        (Some((of, _)), _) | (None, Some(of)) => key.flow.set(f::IN_PORT, of as u64),
+        (None, None) => ok = false,
     }
     let rid = flow.get(f::RECIRC_ID) as u32;
     if rid != 0 {
@@ -226,7 +242,10 @@ pub fn xlate(env: &XlateEnv<'_>, flow: &Flow) -> XlateOut {
                 "resume conntrack with recirc_id=0x{rid:x} in table {start}"
             ));
         }
-        ctx.xlate_table(start);
+        match po {
+            Some((_, acts)) => ctx.do_actions(acts),
+            None => ctx.xlate_table(start),
+        }
         let set = std::mem::take(&mut ctx.action_set);
         if !set.is_empty() {
             ctx.exit = false;
@@ -1018,5 +1037,27 @@ impl Pipeline {
             trace,
         };
         xlate(&env, flow)
+    }
+
+    /// Translates a PACKET_OUT (see [`xlate_packet_out`]); NORMAL learns.
+    pub fn xlate_actions(
+        &self,
+        flow: &Flow,
+        in_port: u32,
+        actions: &[Action],
+        now_ns: u64,
+    ) -> XlateOut {
+        let tables = self.tables.read();
+        let ports = self.ports.read();
+        let env = XlateEnv {
+            tables: &tables,
+            ports: &ports,
+            normal: &self.normal,
+            recirc: &self.recirc,
+            now_ns,
+            learn: true,
+            trace: false,
+        };
+        xlate_packet_out(&env, flow, in_port, actions)
     }
 }
