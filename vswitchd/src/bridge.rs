@@ -330,6 +330,10 @@ impl Switch {
             if !self.bridges.contains_key(name) {
                 vlog::info("bridge", format!("bridge {name}: added"));
                 let of = Arc::new(OpenFlowBridge::new(name));
+                let ex = self.dp.executor();
+                of.set_executor(Arc::new(move |pkt, in_port, acts| {
+                    ex.execute(pkt, in_port, acts).map_err(|e| e.to_string())
+                }));
                 let mgmt = match crate::ofconn::Listener::start(of.clone()) {
                     Ok(l) => Some(l),
                     Err(e) => {
