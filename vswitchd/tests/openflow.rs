@@ -325,16 +325,31 @@ fn traffic_follows_port_forwarding_drop_rules_and_revalidation() {
     assert!(!dump.contains("n_packets=0,"), "{dump}");
     // PACKET_OUT: a frame from the controller reaches b's namespace.
     let rx = |ns: &Ns| -> u64 {
-        ns.exec(&["cat", &format!("/sys/class/net/{}/statistics/rx_packets", ns.peer)])
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
+        ns.exec(&[
+            "cat",
+            &format!("/sys/class/net/{}/statistics/rx_packets", ns.peer),
+        ])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
     };
     let frame = "ffffffffffff020000000001123400000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
     for proto in ["OpenFlow10", "OpenFlow13", "OpenFlow15"] {
         let before = rx(&b);
-        ofctl(&e, &["-O", proto, "packet-out", &br, "CONTROLLER", "output:2", frame]).unwrap();
+        ofctl(
+            &e,
+            &[
+                "-O",
+                proto,
+                "packet-out",
+                &br,
+                "CONTROLLER",
+                "output:2",
+                frame,
+            ],
+        )
+        .unwrap();
         assert!(
             common::wait_for(5, || (rx(&b) > before).then_some(())).is_some(),
             "packet-out {proto} did not reach port 2"
