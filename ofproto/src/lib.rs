@@ -34,3 +34,5 @@
 
 pub mod normal;
 pub mod ofp;
+pub mod table;
+pub mod xlate;

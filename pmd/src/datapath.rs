@@ -12,6 +12,7 @@ use dp_core::actions::{OdpAction, OdpPort};
 use dp_core::fastpath::FastPathConfig;
 use dp_core::flow_table::{FlowTableError, Megaflow, PutFlags};
 use dp_core::matches::{Match, Ufid};
+use dp_core::packet::DpPacket;
 use netdev::Netdev;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -79,6 +80,39 @@ struct ThreadHandle {
     polls: Vec<(OdpPort, usize)>,
     isolated: bool,
     txq: usize,
+}
+
+/// Executes actions on packets outside the fast path (see
+/// [`Datapath::executor`]); cloneable, usable from any thread.
+#[derive(Clone)]
+pub struct Executor {
+    tx: Sender<Cmd>,
+}
+
+impl Executor {
+    /// Runs `actions` on `pkt` as received on datapath port `in_port`
+    /// (outputs, sets, conntrack; `recirc` is not followed) and waits for
+    /// it to be done.
+    ///
+    /// # Errors
+    /// [`DatapathError::ThreadGone`] when the datapath has stopped.
+    pub fn execute(
+        &self,
+        pkt: DpPacket,
+        in_port: OdpPort,
+        actions: Vec<OdpAction>,
+    ) -> Result<(), DatapathError> {
+        let (done, rx) = bounded(1);
+        self.tx
+            .send(Cmd::Execute {
+                pkt: Box::new(pkt),
+                in_port,
+                actions,
+                done,
+            })
+            .map_err(|_| DatapathError::ThreadGone)?;
+        rx.recv().map_err(|_| DatapathError::ThreadGone)
+    }
 }
 
 /// The userspace datapath. Dropping it stops every thread and releases the
@@ -490,6 +524,14 @@ impl Datapath {
         self.threads()
             .map(|(c, h)| Ok((c, self.ask(h, |reply| Cmd::FlowDump { reply })?)))
             .collect()
+    }
+
+    /// A handle that executes datapath actions on single packets in the
+    /// non-PMD thread (OpenFlow PACKET_OUT, OVS `dpif_execute`).
+    pub fn executor(&self) -> Executor {
+        Executor {
+            tx: self.main.tx.clone(),
+        }
     }
 
     /// Deletes every megaflow in every thread (`dpctl/del-flows`).

@@ -49,7 +49,7 @@ mod show;
 mod thread;
 
 pub use config::{DpConfig, RxqAssign};
-pub use datapath::{Datapath, DatapathError, FlowDump, PortInfo};
+pub use datapath::{Datapath, DatapathError, Executor, FlowDump, PortInfo};
 pub use thread::ThreadStats;
 
 use dp_core::actions::{CtAction, UserspaceAction};

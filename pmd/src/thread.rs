@@ -79,6 +79,13 @@ pub(crate) enum Cmd {
         reply: Sender<ThreadStats>,
     },
     StatsClear,
+    /// Runs `actions` on one packet that entered on `in_port` (PACKET_OUT).
+    Execute {
+        pkt: Box<DpPacket>,
+        in_port: OdpPort,
+        actions: Vec<OdpAction>,
+        done: Sender<()>,
+    },
     Quit,
 }
 
@@ -257,12 +264,46 @@ impl State {
                 self.stats = ThreadStats::default();
             }
             Cmd::Quit => return false,
+            // Needs the thread's context; handled by `PmdThread::dispatch`.
+            Cmd::Execute { done, .. } => {
+                let _ = done.send(());
+            }
         }
         true
     }
 }
 
 impl PmdThread {
+    /// Handles one request, including [`Cmd::Execute`]; false on quit.
+    fn dispatch(&self, st: &mut State, rng: &mut u64, cmd: Cmd) -> bool {
+        let Cmd::Execute {
+            mut pkt,
+            in_port,
+            actions,
+            done,
+        } = cmd
+        else {
+            return st.handle(cmd);
+        };
+        pkt.md.init(in_port);
+        let mut batch = PacketBatch::new();
+        batch.pkts.push(pkt);
+        let mut ctx = Ctx {
+            ports: &st.ports,
+            tx: &mut st.tx,
+            txq: self.txq,
+            provider: &*self.provider,
+            conntrack: self.conntrack.as_deref(),
+            rng,
+            start: self.start,
+            stats: &mut st.stats,
+        };
+        dp_core::execute::execute_actions(&mut ctx, batch, &actions);
+        ctx.flush_all();
+        let _ = done.send(());
+        true
+    }
+
     /// The poll loop; returns on [`Cmd::Quit`] or when the control side is
     /// gone.
     pub fn run(self) {
@@ -330,7 +371,7 @@ impl PmdThread {
                 }
             }
             while let Ok(cmd) = self.cmds.try_recv() {
-                if !st.handle(cmd) {
+                if !self.dispatch(&mut st, &mut rng, cmd) {
                     return;
                 }
             }
@@ -338,7 +379,7 @@ impl PmdThread {
                 // Nothing to poll: wait for a request instead of spinning.
                 match self.cmds.recv_timeout(Duration::from_millis(10)) {
                     Ok(cmd) => {
-                        if !st.handle(cmd) {
+                        if !self.dispatch(&mut st, &mut rng, cmd) {
                             return;
                         }
                     }

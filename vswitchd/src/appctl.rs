@@ -172,6 +172,7 @@ fn memory_show(sw: &Switch) -> String {
 
 /// Registers every command on `cmds`.
 pub fn register(cmds: &Commands, sw: Arc<Mutex<Switch>>, exit: Arc<ExitControl>) {
+    crate::openflow::register_appctl(cmds, sw.clone());
     cmds.register("version", "", 0, 0, |_| Ok(format!("{}\n", version_line())));
     {
         let exit = exit.clone();

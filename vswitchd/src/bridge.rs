@@ -13,7 +13,8 @@
 //! place, and touches only what differs, so that the replica changes our own
 //! status writes cause are cheap.
 
-use crate::ofproto::{BridgeNormal, BridgePort, Dispatcher, Normal, OFPP_LOCAL};
+use crate::ofproto::{BridgeNormal, BridgePort, Dispatcher, OFPP_LOCAL};
+use crate::openflow::{OfPort, OpenFlowBridge};
 use crate::vlog;
 use dp_core::flow::fields;
 use netdev::Netdev;
@@ -73,8 +74,12 @@ struct Failed {
 pub struct BridgeState {
     /// `Bridge` row.
     pub uuid: Uuid,
-    /// Forwarding logic.
+    /// Forwarding logic (the OpenFlow pipeline below).
     pub normal: Arc<dyn BridgeNormal>,
+    /// The bridge's OpenFlow switch.
+    pub openflow: Arc<OpenFlowBridge>,
+    /// Its `<bridge>.mgmt` listener.
+    pub mgmt: Option<crate::ofconn::Listener>,
     /// Interfaces by name.
     pub ifaces: BTreeMap<String, IfaceState>,
     /// `Port` settings by port name.
@@ -337,11 +342,28 @@ impl Switch {
         for (name, b) in &netdev_bridges {
             if !self.bridges.contains_key(name) {
                 vlog::info("bridge", format!("bridge {name}: added"));
+                let of = Arc::new(OpenFlowBridge::new(name));
+                let ex = self.dp.executor();
+                of.set_executor(Arc::new(move |pkt, in_port, acts| {
+                    ex.execute(pkt, in_port, acts).map_err(|e| e.to_string())
+                }));
+                let mgmt = match crate::ofconn::Listener::start(of.clone()) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        vlog::warn(
+                            "connmgr",
+                            format!("{name}: cannot listen on mgmt socket ({e})"),
+                        );
+                        None
+                    }
+                };
                 self.bridges.insert(
                     name.clone(),
                     BridgeState {
                         uuid: b.uuid,
-                        normal: Arc::new(Normal::new(name)),
+                        normal: of.clone(),
+                        openflow: of,
+                        mgmt,
                         ifaces: BTreeMap::new(),
                         port_cfg: BTreeMap::new(),
                         datapath_id: String::new(),
@@ -527,6 +549,17 @@ impl Switch {
             .collect();
         let odps: Vec<u32> = ports.iter().map(|p| p.odp_port).collect();
         bs.normal.set_ports(ports);
+        bs.openflow.set_of_ports(
+            bs.ifaces
+                .iter()
+                .map(|(name, s)| OfPort {
+                    ofport: s.ofport,
+                    odp_port: s.odp_port,
+                    name: name.clone(),
+                    netdev: s.netdev.clone(),
+                })
+                .collect(),
+        );
         self.dispatcher.set_bridge(&odps, bs.normal.clone());
 
         // Datapath ID: other_config:datapath-id, else from the LOCAL port's MAC.
@@ -542,6 +575,10 @@ impl Switch {
                     .map(|s| format!("0000{}", mac_str(s.netdev.mac()).replace(':', "")))
             })
             .unwrap_or_else(|| "0000000000000000".into());
+        bs.openflow.datapath_id.store(
+            u64::from_str_radix(&dpid, 16).unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if bs.datapath_id != dpid {
             vlog::info("bridge", format!("bridge {br}: using datapath ID {dpid}"));
             bs.datapath_id = dpid.clone();
@@ -711,7 +748,14 @@ impl Switch {
                             b.touch(&f.m.key);
                         }
                         now.saturating_sub(used) <= max_idle
-                            && b.revalidate(&f.m.key).as_deref() == Some(&f.actions[..])
+                            && b.revalidate_flow(
+                                &f.ufid,
+                                &f.m.key,
+                                &f.m.mask,
+                                &f.actions,
+                                f.stats.packets,
+                                f.stats.bytes,
+                            )
                     }
                 };
                 if !keep {

@@ -29,7 +29,9 @@ pub mod bridge;
 pub mod cli;
 pub mod ct;
 pub mod daemon;
+pub mod ofconn;
 pub mod ofproto;
+pub mod openflow;
 pub mod unixctl;
 pub mod vlog;
 

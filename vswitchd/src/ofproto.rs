@@ -57,6 +57,23 @@ pub trait BridgeNormal: Send + Sync {
     /// the actions the flow should have now, or `None` when it should not be
     /// cached any more.
     fn revalidate(&self, key: &Flow) -> Option<Vec<OdpAction>>;
+    /// Revalidates one installed megaflow (key as installed, its mask and
+    /// actions, and its cumulative statistics): true to keep it. The
+    /// default keeps it when [`BridgeNormal::revalidate`] gives the same
+    /// actions; the OpenFlow pipeline also requires that the fresh mask is
+    /// not wider than the installed one, and credits rule statistics.
+    fn revalidate_flow(
+        &self,
+        ufid: &dp_core::matches::Ufid,
+        key: &Flow,
+        mask: &Flow,
+        actions: &[OdpAction],
+        packets: u64,
+        bytes: u64,
+    ) -> bool {
+        let _ = (ufid, mask, packets, bytes);
+        self.revalidate(key).as_deref() == Some(actions)
+    }
     /// Refreshes what an active flow keeps alive (the source MAC's age).
     fn touch(&self, key: &Flow);
     /// Replaces the port set.

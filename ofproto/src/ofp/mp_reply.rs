@@ -12,6 +12,9 @@ use super::switch::{Bucket, MeterBand, Port};
 use super::wire::{cstr, put_cstr, Rd, Wr};
 
 fn read_flow_stats(v: u8, nx: bool, r: &mut Rd<'_>) -> Result<FlowStats, OfpError> {
+    if v >= 6 && !nx {
+        return read_flow_desc15(r);
+    }
     let len = r.peek_u16(0)? as usize;
     if len < 8 || len > r.remaining() {
         return fail(ErrorCode::BadRequestLen, "flow stats length");
@@ -83,7 +86,119 @@ fn read_flow_stats(v: u8, nx: bool, r: &mut Rd<'_>) -> Result<FlowStats, OfpErro
     Ok(f)
 }
 
+/// OXS class OFPXSC_OPENFLOW_BASIC (OpenFlow 1.5.1 section 7.2.4).
+const OFPXSC_OPENFLOW_BASIC: u32 = 0x8002;
+
+/// Appends an OpenFlow 1.5 `ofp_stats` (`reserved u16, length u16`, OXS
+/// TLVs, padded to 8) with duration, idle time, packet and byte counts.
+fn write_oxs_flow_stats(f: &FlowStats, w: &mut Vec<u8>) {
+    let start = w.len();
+    w.u16(0);
+    w.u16(0);
+    let tlv = |w: &mut Vec<u8>, field: u32, len: u32| {
+        w.u32(OFPXSC_OPENFLOW_BASIC << 16 | field << 9 | len)
+    };
+    tlv(w, 0, 8);
+    w.u32(f.duration_sec);
+    w.u32(f.duration_nsec);
+    tlv(w, 1, 8);
+    w.u32(f.idle_age.saturating_sub(1) as u32);
+    w.u32(0);
+    tlv(w, 4, 8);
+    w.u64(f.packet_count);
+    tlv(w, 5, 8);
+    w.u64(f.byte_count);
+    let len = (w.len() - start) as u16;
+    w.set_u16(start + 2, len);
+    w.pad_from(start, 8);
+}
+
+/// Reads an OpenFlow 1.5 `ofp_stats` into `f` (duration, idle time,
+/// packet and byte counts; other OXS fields are skipped).
+fn read_oxs_flow_stats(f: &mut FlowStats, e: &mut Rd<'_>) -> Result<(), OfpError> {
+    e.skip(2)?;
+    let len = e.u16()? as usize;
+    if len < 4 {
+        return fail(ErrorCode::BadRequestLen, "ofp_stats length");
+    }
+    let mut s = e.sub(len - 4)?;
+    e.skip(super::wire::pad8(len) - len)?;
+    while !s.is_empty() {
+        let h = s.u32()?;
+        let l = (h & 0xff) as usize;
+        let mut b = s.sub(l)?;
+        match ((h >> 16) as u16 as u32, (h >> 9) & 0x7f, l) {
+            (OFPXSC_OPENFLOW_BASIC, 0, 8) => {
+                f.duration_sec = b.u32()?;
+                f.duration_nsec = b.u32()?;
+            }
+            (OFPXSC_OPENFLOW_BASIC, 1, 8) => f.idle_age = (b.u32()? + 1).min(0xffff) as u16,
+            (OFPXSC_OPENFLOW_BASIC, 4, 8) => f.packet_count = b.u64()?,
+            (OFPXSC_OPENFLOW_BASIC, 5, 8) => f.byte_count = b.u64()?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// OpenFlow 1.5 `ofp_flow_desc` (section 7.3.5.2): `length u16, pad[2],
+/// table_id u8, pad, priority u16, idle u16, hard u16, flags u16,
+/// importance u16, cookie u64`, match, `ofp_stats`, instructions.
+fn write_flow_desc15(f: &FlowStats, w: &mut Vec<u8>) {
+    let start = w.len();
+    w.u16(0);
+    w.zeros(2);
+    w.u8(f.table_id);
+    w.zeros(1);
+    w.u16(f.priority);
+    w.u16(f.idle_timeout);
+    w.u16(f.hard_timeout);
+    w.u16(f.flags);
+    w.u16(f.importance);
+    w.u64(f.cookie);
+    f.match_.fields().write_ofp_match(w);
+    write_oxs_flow_stats(f, w);
+    encode_instructions(&f.instructions, 6, w);
+    let len = (w.len() - start) as u16;
+    w.set_u16(start, len);
+}
+
+fn read_flow_desc15(r: &mut Rd<'_>) -> Result<FlowStats, OfpError> {
+    let len = r.peek_u16(0)? as usize;
+    if len < 24 || len > r.remaining() {
+        return fail(ErrorCode::BadRequestLen, "flow desc length");
+    }
+    let mut e = r.sub(len)?;
+    e.skip(4)?;
+    let table_id = e.u8()?;
+    e.skip(1)?;
+    let mut f = FlowStats {
+        table_id,
+        duration_sec: 0,
+        duration_nsec: 0,
+        priority: e.u16()?,
+        idle_timeout: e.u16()?,
+        hard_timeout: e.u16()?,
+        flags: e.u16()?,
+        importance: e.u16()?,
+        idle_age: 0,
+        hard_age: 0,
+        cookie: e.u64()?,
+        packet_count: 0,
+        byte_count: 0,
+        match_: Match::Oxm(OxmMatch::default()),
+        instructions: Vec::new(),
+    };
+    f.match_ = Match::Oxm(OxmMatch::read_ofp_match(&mut e)?);
+    read_oxs_flow_stats(&mut f, &mut e)?;
+    f.instructions = decode_instructions(e.rest(), 6)?;
+    Ok(f)
+}
+
 fn write_flow_stats(v: u8, nx: bool, f: &FlowStats, w: &mut Vec<u8>) {
+    if v >= 6 && !nx {
+        return write_flow_desc15(f, w);
+    }
     let start = w.len();
     w.u16(0);
     w.u8(f.table_id);
@@ -166,6 +281,45 @@ impl MultipartReply {
                     out.push(read_flow_stats(v, nx, &mut r)?);
                 }
                 MpRepBody::Flow(out)
+            }
+            AGGREGATE if v >= 6 && !nx => {
+                let mut f = FlowStats {
+                    table_id: 0,
+                    duration_sec: 0,
+                    duration_nsec: 0,
+                    priority: 0,
+                    idle_timeout: 0,
+                    hard_timeout: 0,
+                    flags: 0,
+                    importance: 0,
+                    idle_age: 0,
+                    hard_age: 0,
+                    cookie: 0,
+                    packet_count: 0,
+                    byte_count: 0,
+                    match_: Match::Oxm(OxmMatch::default()),
+                    instructions: Vec::new(),
+                };
+                let mut flow_count = 0;
+                let mut probe = Rd::new(r.rest());
+                probe.skip(4)?;
+                while !probe.is_empty() {
+                    let h = probe.u32()?;
+                    if h == OFPXSC_OPENFLOW_BASIC << 16 | 3 << 9 | 4 {
+                        flow_count = probe.u32()?;
+                    } else {
+                        probe.skip((h & 0xff) as usize)?;
+                    }
+                    if probe.remaining() < 4 {
+                        break;
+                    }
+                }
+                read_oxs_flow_stats(&mut f, &mut r)?;
+                MpRepBody::Aggregate {
+                    packet_count: f.packet_count,
+                    byte_count: f.byte_count,
+                    flow_count,
+                }
             }
             AGGREGATE => {
                 let packet_count = r.u64()?;
@@ -363,6 +517,24 @@ impl MultipartReply {
                 for f in fs {
                     write_flow_stats(v, self.nx, f, w);
                 }
+            }
+            MpRepBody::Aggregate {
+                packet_count,
+                byte_count,
+                flow_count,
+            } if v >= 6 && !self.nx => {
+                // OpenFlow 1.5 `ofp_aggregate_stats_reply`: an `ofp_stats`.
+                let start = w.len();
+                w.u32(0);
+                w.u32(OFPXSC_OPENFLOW_BASIC << 16 | 3 << 9 | 4);
+                w.u32(*flow_count);
+                w.u32(OFPXSC_OPENFLOW_BASIC << 16 | 4 << 9 | 8);
+                w.u64(*packet_count);
+                w.u32(OFPXSC_OPENFLOW_BASIC << 16 | 5 << 9 | 8);
+                w.u64(*byte_count);
+                let len = (w.len() - start) as u16;
+                w.set_u16(start + 2, len);
+                w.pad_from(start, 8);
             }
             MpRepBody::Aggregate {
                 packet_count,

@@ -1,0 +1,225 @@
+//! Tuple-space classifier with staged lookup (OVS `lib/classifier.c`).
+//!
+//! Rules are grouped in subtables by mask. A lookup visits subtables in
+//! decreasing order of their highest rule priority and stops once no
+//! remaining subtable can beat the best match found. Inside a subtable the
+//! mask is split into four cumulative stages (metadata + tunnel + conntrack,
+//! then L2, L3, L4; OVS's `flow_segment_u64s`); each stage keeps the hashes
+//! of its rules' key prefixes, so a packet that differs in an early stage is
+//! rejected after un-wildcarding only the stages examined. A match (or a miss
+//! at the last stage) un-wildcards the whole subtable mask.
+
+use super::key::{XKey, XKEY_WORDS};
+use dp_core::flow::{FLOW_WORDS, L2_FIRST_WORD, L3_FIRST_WORD, L4_FIRST_WORD};
+use std::collections::HashMap;
+
+/// Number of lookup stages.
+pub const STAGES: usize = 4;
+
+/// Stage of classifier word `i` (see the module documentation).
+fn stage_of(i: usize) -> usize {
+    if !(L2_FIRST_WORD..FLOW_WORDS).contains(&i) {
+        0
+    } else if i < L3_FIRST_WORD {
+        1
+    } else if i < L4_FIRST_WORD {
+        2
+    } else {
+        3
+    }
+}
+
+#[inline]
+fn mix(h: u64, v: u64) -> u64 {
+    (h.rotate_left(27) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// One subtable: the rules sharing a mask.
+#[derive(Debug)]
+struct Subtable {
+    mask: XKey,
+    /// Per stage: (word index, mask word) of its non-zero mask words.
+    stages: [Vec<(usize, u64)>; STAGES],
+    /// Per stage except the last non-empty one: prefix hash -> rule count.
+    prefixes: [HashMap<u64, u32>; STAGES],
+    /// Full hash -> rules `(priority, id)`, highest priority first.
+    rules: HashMap<u64, Vec<(u16, u64)>>,
+    max_priority: u16,
+    n_rules: usize,
+}
+
+impl Subtable {
+    fn new(mask: &XKey) -> Subtable {
+        let mut stages: [Vec<(usize, u64)>; STAGES] = Default::default();
+        for i in 0..XKEY_WORDS {
+            let m = mask.word(i);
+            if m != 0 {
+                stages[stage_of(i)].push((i, m));
+            }
+        }
+        Subtable {
+            mask: mask.clone(),
+            stages,
+            prefixes: Default::default(),
+            rules: HashMap::new(),
+            max_priority: 0,
+            n_rules: 0,
+        }
+    }
+
+    /// Hashes after each stage of `key` (masked).
+    fn hashes(&self, key: &XKey) -> [u64; STAGES] {
+        let mut h = 0u64;
+        let mut out = [0u64; STAGES];
+        for (s, words) in self.stages.iter().enumerate() {
+            for &(i, m) in words {
+                h = mix(h, key.word(i) & m);
+            }
+            out[s] = h;
+        }
+        out
+    }
+
+    fn last_stage(&self) -> usize {
+        (0..STAGES)
+            .rev()
+            .find(|&s| !self.stages[s].is_empty())
+            .unwrap_or(0)
+    }
+}
+
+/// A classifier over [`XKey`]s: rule ids with priority, value and mask.
+#[derive(Debug, Default)]
+pub struct Classifier {
+    subtables: Vec<Subtable>,
+}
+
+impl Classifier {
+    /// An empty classifier.
+    pub fn new() -> Classifier {
+        Classifier::default()
+    }
+
+    fn sort(&mut self) {
+        self.subtables
+            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
+    }
+
+    /// Inserts rule `id` (value pre-masked by `mask`).
+    pub fn insert(&mut self, id: u64, priority: u16, value: &XKey, mask: &XKey) {
+        let idx = match self.subtables.iter().position(|s| &s.mask == mask) {
+            Some(i) => i,
+            None => {
+                self.subtables.push(Subtable::new(mask));
+                self.subtables.len() - 1
+            }
+        };
+        let st = &mut self.subtables[idx];
+        let h = st.hashes(value);
+        let last = st.last_stage();
+        for (s, hs) in h.iter().enumerate().take(last) {
+            *st.prefixes[s].entry(*hs).or_insert(0) += 1;
+        }
+        let v = st.rules.entry(h[last]).or_default();
+        let pos = v.partition_point(|&(p, _)| p >= priority);
+        v.insert(pos, (priority, id));
+        st.n_rules += 1;
+        st.max_priority = if st.n_rules == 1 {
+            priority
+        } else {
+            st.max_priority.max(priority)
+        };
+        self.sort();
+    }
+
+    /// Removes rule `id` inserted with this value and mask.
+    pub fn remove(&mut self, id: u64, value: &XKey, mask: &XKey) {
+        let Some(idx) = self.subtables.iter().position(|s| &s.mask == mask) else {
+            return;
+        };
+        let st = &mut self.subtables[idx];
+        let h = st.hashes(value);
+        let last = st.last_stage();
+        let Some(v) = st.rules.get_mut(&h[last]) else {
+            return;
+        };
+        let Some(pos) = v.iter().position(|&(_, i)| i == id) else {
+            return;
+        };
+        v.remove(pos);
+        if v.is_empty() {
+            st.rules.remove(&h[last]);
+        }
+        for (s, hs) in h.iter().enumerate().take(last) {
+            if let Some(c) = st.prefixes[s].get_mut(hs) {
+                *c -= 1;
+                if *c == 0 {
+                    st.prefixes[s].remove(hs);
+                }
+            }
+        }
+        st.n_rules -= 1;
+        if st.n_rules == 0 {
+            self.subtables.remove(idx);
+        } else {
+            st.max_priority = st
+                .rules
+                .values()
+                .filter_map(|v| v.first().map(|r| r.0))
+                .max()
+                .unwrap_or(0);
+        }
+        self.sort();
+    }
+
+    /// The highest-priority rule matching `key`: `matches(id)` must say
+    /// whether rule `id` really matches (hash collisions). Every mask bit
+    /// consulted is OR-ed into `wc`. Returns `(priority, id)`.
+    pub fn lookup(
+        &self,
+        key: &XKey,
+        wc: &mut XKey,
+        matches: impl Fn(u64) -> bool,
+    ) -> Option<(u16, u64)> {
+        let mut best: Option<(u16, u64)> = None;
+        for st in &self.subtables {
+            if best.is_some_and(|(p, _)| p >= st.max_priority) {
+                break;
+            }
+            let last = st.last_stage();
+            let mut h = 0u64;
+            let mut rejected_at = None;
+            for s in 0..=last {
+                for &(i, m) in &st.stages[s] {
+                    h = mix(h, key.word(i) & m);
+                }
+                if s < last && !st.prefixes[s].contains_key(&h) {
+                    rejected_at = Some(s);
+                    break;
+                }
+            }
+            let upto = rejected_at.unwrap_or(STAGES - 1);
+            for words in &st.stages[..=upto] {
+                for &(i, m) in words {
+                    *wc.word_mut(i) |= m;
+                }
+            }
+            if rejected_at.is_some() {
+                continue;
+            }
+            if let Some(v) = st.rules.get(&h) {
+                if let Some(&r) = v.iter().find(|&&(_, id)| matches(id)) {
+                    if best.map_or(true, |(p, _)| r.0 > p) {
+                        best = Some(r);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Number of subtables (for tests and statistics).
+    pub fn n_subtables(&self) -> usize {
+        self.subtables.len()
+    }
+}

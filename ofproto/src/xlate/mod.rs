@@ -1,0 +1,1063 @@
+//! Translation of a packet through the OpenFlow tables into datapath actions
+//! and a megaflow mask (OVS `ofproto/ofproto-dpif-xlate.c`).
+//!
+//! [`xlate`] starts in table 0 (or, for a recirculated packet, in the table
+//! its recirculation id was frozen for), looks the packet up in each table it
+//! visits ([`crate::table::Table::lookup`], which un-wildcards what it
+//! consulted), and runs the matching rule's instructions
+//! (OpenFlow 1.5.1 section 5.5, "Instructions"; apply-actions, write-actions
+//! as the action set run at the end of the pipeline, clear-actions,
+//! write-metadata, goto-table). A table miss drops.
+//!
+//! Header rewrites change the translation's copy of the flow only; they are
+//! turned into datapath `set`/`push_vlan`/`pop_vlan` actions lazily, right
+//! before an action that needs the packet as modified (output, NORMAL, ct,
+//! clone, controller), as OVS's `commit_odp_actions()` does. Each rewrite
+//! un-wildcards the field it writes, so that "is the field already equal"
+//! is part of the megaflow (OVS `xlate_set_field()` does the same).
+//!
+//! `ct(table=N)` emits `ct(...)` then `recirc(ID)`, where ID names the
+//! frozen state (table N, metadata and registers, OpenFlow in_port) in the
+//! bridge's [`RecircTable`]; the recirculated upcall (`recirc_id=ID` in its
+//! key) resumes in table N with that state. Identical states share an id, so
+//! revalidation reproduces the same actions.
+
+pub mod format;
+#[cfg(test)]
+mod tests;
+
+use crate::normal::NormalBridge;
+use crate::ofp::actions::{
+    port_from_of10, Action, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT,
+    OFPP_LOCAL, OFPP_NORMAL, OFPP_TABLE,
+};
+use crate::ofp::instructions::Instruction;
+use crate::ofp::nx_actions::{Ct, Nat};
+use crate::ofp::oxm::{Field, MatchField, OxmHeader};
+use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
+use crate::table::Tables;
+use dp_core::actions::{CtAction, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction};
+use dp_core::flow::{fields as f, u64_to_mac, Field as DpField, Flow, VLAN_CFI};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+
+/// Maximum resubmit/goto depth (OVS `MAX_DEPTH`).
+pub const MAX_DEPTH: u32 = 64;
+
+/// A bridge's ports as xlate needs them: OpenFlow port (32-bit space;
+/// LOCAL is [`OFPP_LOCAL`]) to datapath port and name.
+#[derive(Debug, Clone, Default)]
+pub struct PortMap {
+    by_of: BTreeMap<u32, (u32, String)>,
+    of_by_odp: HashMap<u32, u32>,
+}
+
+impl PortMap {
+    /// An empty map.
+    pub fn new() -> PortMap {
+        PortMap::default()
+    }
+
+    /// Adds a port; `ofport` 0xfffe (the 16-bit LOCAL) is stored as
+    /// [`OFPP_LOCAL`].
+    pub fn insert(&mut self, ofport: u32, odp: u32, name: &str) {
+        let of = if ofport == 0xfffe { OFPP_LOCAL } else { ofport };
+        self.by_of.insert(of, (odp, name.to_string()));
+        self.of_by_odp.insert(odp, of);
+    }
+
+    /// Datapath port of OpenFlow port `of`.
+    pub fn odp(&self, of: u32) -> Option<u32> {
+        self.by_of.get(&of).map(|p| p.0)
+    }
+
+    /// OpenFlow port of datapath port `odp`.
+    pub fn ofport(&self, odp: u32) -> Option<u32> {
+        self.of_by_odp.get(&odp).copied()
+    }
+
+    /// `(ofport, odp, name)` by OpenFlow port number.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, &str)> {
+        self.by_of.iter().map(|(&o, (d, n))| (o, *d, n.as_str()))
+    }
+
+    /// OpenFlow port named `name`.
+    pub fn by_name(&self, name: &str) -> Option<u32> {
+        self.by_of
+            .iter()
+            .find(|(_, (_, n))| n == name)
+            .map(|(&o, _)| o)
+    }
+}
+
+/// State frozen at a `ct(table=N)` recirculation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Frozen {
+    /// Table to resume in.
+    pub table: u8,
+    /// Metadata and registers ([`XKey::meta`]).
+    pub meta: [u64; META_WORDS],
+    /// OpenFlow in_port at the time.
+    pub in_port: u32,
+}
+
+/// Recirculation ids of a bridge (OVS `ofproto/ofproto-dpif-rid.c`).
+#[derive(Debug, Default)]
+pub struct RecircTable {
+    by_id: HashMap<u32, Frozen>,
+    by_state: HashMap<Frozen, u32>,
+    next: u32,
+}
+
+impl RecircTable {
+    /// The id of `state`, allocating one (ids start at 1) if new.
+    pub fn id_for(&mut self, state: Frozen) -> u32 {
+        if let Some(&id) = self.by_state.get(&state) {
+            return id;
+        }
+        self.next += 1;
+        let id = self.next;
+        self.by_id.insert(id, state.clone());
+        self.by_state.insert(state, id);
+        id
+    }
+
+    /// The state recirculation id `id` stands for.
+    pub fn get(&self, id: u32) -> Option<&Frozen> {
+        self.by_id.get(&id)
+    }
+}
+
+/// What xlate reads: the bridge's tables, ports, NORMAL and recirculation
+/// ids.
+pub struct XlateEnv<'a> {
+    /// OpenFlow tables.
+    pub tables: &'a Tables,
+    /// Ports.
+    pub ports: &'a PortMap,
+    /// NORMAL (MAC learning) for the `NORMAL` output.
+    pub normal: &'a NormalBridge,
+    /// Recirculation ids.
+    pub recirc: &'a Mutex<RecircTable>,
+    /// Monotonic time, ns (for NORMAL's MAC aging).
+    pub now_ns: u64,
+    /// Let NORMAL learn (upcalls) or not (revalidation).
+    pub learn: bool,
+    /// Collect a human-readable trace ([`XlateOut::trace`]).
+    pub trace: bool,
+}
+
+/// Result of a translation.
+#[derive(Debug, Clone, Default)]
+pub struct XlateOut {
+    /// Datapath actions (empty = drop).
+    pub actions: Vec<OdpAction>,
+    /// Megaflow mask over the datapath flow.
+    pub mask: Flow,
+    /// Rules that matched, as `(table, rule id)`, in order.
+    pub rules: Vec<(u8, u64)>,
+    /// Trace lines (when asked for).
+    pub trace: Vec<String>,
+}
+
+struct Ctx<'a, 'e> {
+    env: &'a XlateEnv<'e>,
+    key: XKey,
+    base: Flow,
+    wc: XKey,
+    odp: Vec<OdpAction>,
+    rules: Vec<(u8, u64)>,
+    trace: Vec<String>,
+    depth: u32,
+    exit: bool,
+    table: u8,
+    action_set: Vec<Action>,
+}
+
+/// Translates a packet whose datapath key is `flow` (`in_port` = datapath
+/// port). Unknown input ports and unknown recirculation ids drop.
+pub fn xlate(env: &XlateEnv<'_>, flow: &Flow) -> XlateOut {
+    xlate_inner(env, flow, None)
+}
+
+/// Translates `actions` (a PACKET_OUT's) for a packet with datapath key
+/// `flow` that entered on OpenFlow port `in_port` (which may have no
+/// datapath port, e.g. CONTROLLER); `output:TABLE` runs the tables.
+pub fn xlate_packet_out(
+    env: &XlateEnv<'_>,
+    flow: &Flow,
+    in_port: u32,
+    actions: &[Action],
+) -> XlateOut {
+    xlate_inner(env, flow, Some((in_port, actions)))
+}
+
+fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) -> XlateOut {
+    let mut key = XKey {
+        flow: flow.clone(),
+        meta: [0; META_WORDS],
+    };
+    let mut wc = XKey::default();
+    wc.flow.set_exact(f::IN_PORT);
+    wc.flow.set_exact(f::RECIRC_ID);
+    wc.flow.set_exact(f::ETH_TYPE);
+    let et = flow.get(f::ETH_TYPE);
+    if et == 0x0800 || et == 0x86dd {
+        wc.flow.set_exact(f::NW_FRAG);
+    }
+    let odp_in = flow.get(f::IN_PORT) as u32;
+    let mut start = 0u8;
+    let mut ok = true;
+    match (po, env.ports.ofport(odp_in)) {
+        (Some((of, _)), _) | (None, Some(of)) => key.flow.set(f::IN_PORT, of as u64),
+        (None, None) => ok = false,
+    }
+    let rid = flow.get(f::RECIRC_ID) as u32;
+    if rid != 0 {
+        match env.recirc.lock().get(rid) {
+            Some(fr) => {
+                key.meta = fr.meta;
+                key.flow.set(f::IN_PORT, fr.in_port as u64);
+                start = fr.table;
+            }
+            None => ok = false,
+        }
+    }
+    let mut ctx = Ctx {
+        env,
+        key,
+        base: flow.clone(),
+        wc,
+        odp: Vec::new(),
+        rules: Vec::new(),
+        trace: Vec::new(),
+        depth: 0,
+        exit: false,
+        table: start,
+        action_set: Vec::new(),
+    };
+    if ok {
+        if rid != 0 {
+            ctx.note(format!(
+                "resume conntrack with recirc_id=0x{rid:x} in table {start}"
+            ));
+        }
+        match po {
+            Some((_, acts)) => ctx.do_actions(acts),
+            None => ctx.xlate_table(start),
+        }
+        let set = std::mem::take(&mut ctx.action_set);
+        if !set.is_empty() {
+            ctx.exit = false;
+            ctx.note("action set:".to_string());
+            ctx.do_actions(&set);
+        }
+    } else {
+        ctx.note("no such port or recirculation id: drop".to_string());
+    }
+    // Header changes after the last output have no effect.
+    while matches!(
+        ctx.odp.last(),
+        Some(
+            OdpAction::SetMasked { .. }
+                | OdpAction::Set(_)
+                | OdpAction::PushVlan { .. }
+                | OdpAction::PopVlan
+                | OdpAction::Trunc(_)
+        )
+    ) {
+        ctx.odp.pop();
+    }
+    let mut mask = ctx.wc.flow;
+    mask.set_exact(f::IN_PORT);
+    mask.set_exact(f::RECIRC_ID);
+    XlateOut {
+        actions: ctx.odp,
+        mask,
+        rules: ctx.rules,
+        trace: ctx.trace,
+    }
+}
+
+fn ones128(bits: u32) -> u128 {
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    }
+}
+
+fn be(b: &[u8]) -> u128 {
+    b.iter().take(16).fold(0u128, |a, &x| a << 8 | x as u128)
+}
+
+impl Ctx<'_, '_> {
+    fn note(&mut self, s: String) {
+        if self.env.trace {
+            let pad = "    ".repeat(self.depth as usize);
+            self.trace.push(format!("{pad}{s}"));
+        }
+    }
+
+    fn in_port(&self) -> u32 {
+        self.key.flow.get(f::IN_PORT) as u32
+    }
+
+    fn xlate_table(&mut self, table: u8) {
+        if self.depth >= MAX_DEPTH {
+            self.note("over max translation depth: drop".into());
+            self.exit = true;
+            return;
+        }
+        let env = self.env;
+        let Some(t) = env.tables.table(table) else {
+            return;
+        };
+        let saved_table = self.table;
+        self.table = table;
+        let Some(rule) = t.lookup(&self.key, &mut self.wc) else {
+            self.note(format!("{table}. No match."));
+            self.note("    drop".into());
+            self.table = saved_table;
+            return;
+        };
+        self.rules.push((table, rule.id));
+        if env.trace {
+            let m = format::format_match(&rule.value, &rule.mask);
+            let m = if m.is_empty() {
+                String::new()
+            } else {
+                format!("{m}, ")
+            };
+            let cookie = if rule.cookie != 0 {
+                format!(", cookie {:#x}", rule.cookie)
+            } else {
+                String::new()
+            };
+            self.note(format!("{table}. {m}priority {}{cookie}", rule.priority));
+        }
+        let mut ins: Vec<&Instruction> = rule.instructions.iter().collect();
+        ins.sort_by_key(|i| match i {
+            Instruction::Meter(_) => 0,
+            Instruction::ApplyActions(_) => 1,
+            Instruction::ClearActions => 2,
+            Instruction::WriteActions(_) => 3,
+            Instruction::WriteMetadata { .. } => 4,
+            Instruction::GotoTable(_) => 5,
+        });
+        let mut goto = None;
+        for i in ins {
+            if self.exit {
+                break;
+            }
+            match i {
+                Instruction::Meter(_) => {}
+                Instruction::ApplyActions(a) => {
+                    let a = a.clone();
+                    self.depth += 1;
+                    self.do_actions(&a);
+                    self.depth -= 1;
+                }
+                Instruction::ClearActions => self.action_set.clear(),
+                Instruction::WriteActions(a) => self.action_set.extend(a.iter().cloned()),
+                Instruction::WriteMetadata { metadata, mask } => {
+                    self.key.meta[0] = (self.key.meta[0] & !mask) | (metadata & mask);
+                }
+                Instruction::GotoTable(n) => goto = Some(*n),
+            }
+        }
+        if let Some(n) = goto {
+            if !self.exit {
+                self.depth += 1;
+                self.note(format!("goto_table:{n}"));
+                self.xlate_table(n);
+                self.depth -= 1;
+            }
+        }
+        self.table = saved_table;
+    }
+
+    fn do_actions(&mut self, acts: &[Action]) {
+        for a in acts {
+            if self.exit {
+                break;
+            }
+            if self.env.trace && !matches!(a, Action::Note(_)) {
+                self.note(format::format_action(a));
+            }
+            self.do_action(a);
+        }
+    }
+
+    /// Un-wildcards and sets a datapath or metadata field location.
+    fn write_loc(&mut self, loc: Loc, v: u64, m: u64) {
+        self.key.set_masked(loc, v, m);
+        if let Loc::Dp(..) = loc {
+            self.wc.set_masked(loc, u64::MAX, m);
+        }
+    }
+
+    fn read_loc(&mut self, loc: Loc) -> u64 {
+        if let Loc::Dp(..) = loc {
+            self.wc.set_masked(loc, u64::MAX, u64::MAX);
+        }
+        self.key.get(loc)
+    }
+
+    /// Writes `value` under `mask` (right-aligned, field width) to `field`.
+    fn write_field(&mut self, field: Field, value: u128, mask: u128) {
+        match field {
+            Field::VlanVid | Field::VlanPcp => {
+                // set_field on the VLAN header modifies an existing tag only.
+                let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16));
+                if tci & VLAN_CFI as u64 == 0 {
+                    return;
+                }
+                if field == Field::VlanVid {
+                    let m = (mask as u64) & 0xfff;
+                    self.write_loc(Loc::Dp(f::VLAN0_TCI, 0, 12), value as u64, m);
+                } else {
+                    self.write_loc(Loc::Dp(f::VLAN0_TCI, 13, 3), value as u64, mask as u64);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some((hi, lo)) = field_locs(field) else {
+            return;
+        };
+        match lo {
+            None => self.write_loc(hi, value as u64, mask as u64),
+            Some(lo) => {
+                self.write_loc(hi, (value >> 64) as u64, (mask >> 64) as u64);
+                self.write_loc(lo, value as u64, mask as u64);
+            }
+        }
+    }
+
+    fn read_field(&mut self, field: Field) -> u128 {
+        let Some((hi, lo)) = field_locs(field) else {
+            return 0;
+        };
+        match lo {
+            None => self.read_loc(hi) as u128,
+            Some(lo) => (self.read_loc(hi) as u128) << 64 | self.read_loc(lo) as u128,
+        }
+    }
+
+    fn set_field(&mut self, mf: &MatchField) {
+        let w = (mf.value.len() * 8) as u32;
+        let mut v = be(&mf.value);
+        let mut m = mf.mask.as_deref().map_or(ones128(w), be);
+        if mf.field == Field::InPort && mf.value.len() == 2 {
+            v = port_from_of10(v as u16) as u128;
+            m = u32::MAX as u128;
+        }
+        self.write_field(mf.field, v & m, m);
+    }
+
+    fn header_field(h: &OxmHeader) -> Field {
+        h.id.field().0
+    }
+
+    fn do_action(&mut self, a: &Action) {
+        match a {
+            Action::Output { port, max_len } => self.output(*port, *max_len),
+            Action::Enqueue { port, .. } => self.output(port_from_of10(*port), 0),
+            Action::OutputTrunc { port, max_len } => {
+                self.commit();
+                self.odp.push(OdpAction::Trunc(*max_len));
+                self.output(port_from_of10(*port), 0);
+            }
+            Action::SetVlanVid(vid) => {
+                let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16)) as u16;
+                if tci & VLAN_CFI == 0 {
+                    self.write_loc(Loc::Dp(f::VLAN0_TPID, 0, 16), 0x8100, u64::MAX);
+                    self.write_loc(
+                        Loc::Dp(f::VLAN0_TCI, 0, 16),
+                        (VLAN_CFI | vid) as u64,
+                        0xffff,
+                    );
+                } else {
+                    self.write_loc(Loc::Dp(f::VLAN0_TCI, 0, 12), *vid as u64, 0xfff);
+                }
+            }
+            Action::SetVlanPcp(p) => {
+                let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16)) as u16;
+                if tci & VLAN_CFI == 0 {
+                    self.write_loc(Loc::Dp(f::VLAN0_TPID, 0, 16), 0x8100, u64::MAX);
+                    let t = VLAN_CFI | (*p as u16 & 7) << 13;
+                    self.write_loc(Loc::Dp(f::VLAN0_TCI, 0, 16), t as u64, 0xffff);
+                } else {
+                    self.write_loc(Loc::Dp(f::VLAN0_TCI, 13, 3), *p as u64, 7);
+                }
+            }
+            Action::StripVlan | Action::PopVlan => {
+                let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16));
+                if tci & VLAN_CFI as u64 != 0 {
+                    let t1 = self.key.flow.get(f::VLAN1_TCI);
+                    let p1 = self.key.flow.get(f::VLAN1_TPID);
+                    self.write_loc(Loc::Dp(f::VLAN0_TCI, 0, 16), t1, u64::MAX);
+                    self.write_loc(Loc::Dp(f::VLAN0_TPID, 0, 16), p1, u64::MAX);
+                    self.key.flow.set(f::VLAN1_TCI, 0);
+                    self.key.flow.set(f::VLAN1_TPID, 0);
+                }
+            }
+            Action::PushVlan(tpid) => {
+                let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16));
+                let tp = self.key.flow.get(f::VLAN0_TPID);
+                if tci & VLAN_CFI as u64 != 0 {
+                    self.key.flow.set(f::VLAN1_TCI, tci);
+                    self.key.flow.set(f::VLAN1_TPID, tp);
+                }
+                let keep = tci & !(VLAN_CFI as u64);
+                self.write_loc(Loc::Dp(f::VLAN0_TPID, 0, 16), *tpid as u64, u64::MAX);
+                self.write_loc(
+                    Loc::Dp(f::VLAN0_TCI, 0, 16),
+                    keep | VLAN_CFI as u64,
+                    u64::MAX,
+                );
+            }
+            Action::SetDlSrc(m) => self.write_field(Field::EthSrc, mac(m), ones128(48)),
+            Action::SetDlDst(m) => self.write_field(Field::EthDst, mac(m), ones128(48)),
+            Action::SetNwSrc(a) => self.write_field(Field::Ipv4Src, *a as u128, ones128(32)),
+            Action::SetNwDst(a) => self.write_field(Field::Ipv4Dst, *a as u128, ones128(32)),
+            Action::SetNwTos(t) => self.write_loc(Loc::Dp(f::NW_TOS, 0, 8), *t as u64, 0xfc),
+            Action::SetNwEcn(e) => self.write_loc(Loc::Dp(f::NW_TOS, 0, 8), *e as u64, 3),
+            Action::SetTpSrc(p) => self.write_loc(Loc::Dp(f::TP_SRC, 0, 16), *p as u64, 0xffff),
+            Action::SetTpDst(p) => self.write_loc(Loc::Dp(f::TP_DST, 0, 16), *p as u64, 0xffff),
+            Action::SetNwTtl(t) => self.write_loc(Loc::Dp(f::NW_TTL, 0, 8), *t as u64, 0xff),
+            Action::DecNwTtl | Action::DecTtlCntIds(_) => {
+                let et = self.key.flow.get(f::ETH_TYPE);
+                if et != 0x0800 && et != 0x86dd {
+                    return;
+                }
+                let ttl = self.read_loc(Loc::Dp(f::NW_TTL, 0, 8));
+                if ttl <= 1 {
+                    self.note("    TTL exceeded: drop".into());
+                    self.exit = true;
+                } else {
+                    self.write_loc(Loc::Dp(f::NW_TTL, 0, 8), ttl - 1, 0xff);
+                }
+            }
+            Action::SetField(mf) | Action::RegLoad2(mf) => self.set_field(mf),
+            Action::RegLoad {
+                ofs_nbits,
+                dst,
+                value,
+            } => {
+                let ofs = (ofs_nbits >> 6) as u32;
+                let n = (ofs_nbits & 63) as u32 + 1;
+                let field = Self::header_field(dst);
+                let m = ones128(n) << ofs;
+                self.write_field(field, (*value as u128) << ofs & m, m);
+            }
+            Action::RegMove {
+                n_bits,
+                src_ofs,
+                dst_ofs,
+                src,
+                dst,
+            } => {
+                let sf = Self::header_field(src);
+                let df = Self::header_field(dst);
+                let v = (self.read_field(sf) >> src_ofs) & ones128(*n_bits as u32);
+                let m = ones128(*n_bits as u32) << dst_ofs;
+                self.write_field(df, (v << dst_ofs) & m, m);
+            }
+            Action::WriteMetadata { metadata, mask } => {
+                self.key.meta[0] = (self.key.meta[0] & !mask) | (metadata & mask);
+            }
+            Action::Resubmit { in_port, table, .. } => {
+                let saved = self.in_port();
+                if *in_port != 0xfff8 {
+                    self.key
+                        .flow
+                        .set(f::IN_PORT, port_from_of10(*in_port) as u64);
+                }
+                let t = if *table == 255 { self.table } else { *table };
+                self.depth += 1;
+                self.xlate_table(t);
+                self.depth -= 1;
+                self.key.flow.set(f::IN_PORT, saved as u64);
+            }
+            Action::Ct(ct) => self.ct(ct),
+            Action::CtClear => {
+                self.odp.push(OdpAction::CtClear);
+                for fd in [
+                    f::CT_STATE,
+                    f::CT_ZONE,
+                    f::CT_MARK,
+                    f::CT_LABEL_HI,
+                    f::CT_LABEL_LO,
+                    f::CT_NW_PROTO,
+                    f::CT_NW_SRC,
+                    f::CT_NW_DST,
+                    f::CT_TP_SRC,
+                    f::CT_TP_DST,
+                ] {
+                    self.key.flow.set(fd, 0);
+                    self.base.set(fd, 0);
+                }
+            }
+            Action::Controller { reason, .. } => self.controller(*reason),
+            Action::Controller2(c) => self.controller(c.reason.unwrap_or(1)),
+            Action::Exit => self.exit = true,
+            Action::Clone(acts) => {
+                self.commit();
+                let saved_key = self.key.clone();
+                let saved_base = self.base.clone();
+                let saved_odp = std::mem::take(&mut self.odp);
+                self.depth += 1;
+                self.do_actions(acts);
+                self.commit();
+                self.depth -= 1;
+                let sub = std::mem::replace(&mut self.odp, saved_odp);
+                self.key = saved_key;
+                self.base = saved_base;
+                self.exit = false;
+                if !sub.is_empty() {
+                    self.odp.push(OdpAction::Clone(sub));
+                }
+            }
+            // Notes, queues, meters, groups and the rest do not change the
+            // datapath actions here.
+            _ => {}
+        }
+    }
+
+    fn controller(&mut self, reason: u8) {
+        self.commit();
+        self.odp.push(OdpAction::Userspace(UserspaceAction {
+            pid: 0,
+            userdata: Some(vec![1, self.table, reason, 0]),
+            actions: false,
+            tunnel_out_port: None,
+        }));
+    }
+
+    fn ct(&mut self, ct: &Ct) {
+        self.commit();
+        let zone = if ct.zone_src == 0 {
+            ct.zone
+        } else {
+            let h = OxmHeader {
+                id: crate::ofp::oxm::OxmId {
+                    class: (ct.zone_src >> 16) as u16,
+                    code: ((ct.zone_src >> 9) & 0x7f) as u8,
+                    experimenter: None,
+                },
+                hasmask: false,
+                length: ct.zone_src as u8,
+            };
+            let ofs = (ct.zone >> 6) as u32;
+            let n = (ct.zone & 63) as u32 + 1;
+            let v = self.read_field(Self::header_field(&h));
+            ((v >> ofs) & ones128(n)) as u16
+        };
+        let mut a = CtAction {
+            commit: ct.flags & 1 != 0,
+            force: ct.flags & 2 != 0,
+            zone,
+            helper: match ct.alg {
+                21 => Some("ftp".into()),
+                69 => Some("tftp".into()),
+                _ => None,
+            },
+            ..Default::default()
+        };
+        for n in &ct.actions {
+            match n {
+                Action::SetField(mf) | Action::RegLoad2(mf) => {
+                    let w = (mf.value.len() * 8) as u32;
+                    let v = be(&mf.value);
+                    let m = mf.mask.as_deref().map_or(ones128(w), be);
+                    match mf.field {
+                        Field::CtMark => a.mark = Some((v as u32, m as u32)),
+                        Field::CtLabel => a.label = Some((v, m)),
+                        _ => {}
+                    }
+                }
+                Action::RegLoad {
+                    ofs_nbits,
+                    dst,
+                    value,
+                } => {
+                    let ofs = (ofs_nbits >> 6) as u32;
+                    let nb = (ofs_nbits & 63) as u32 + 1;
+                    let m = ones128(nb) << ofs;
+                    let v = ((*value as u128) << ofs) & m;
+                    match Self::header_field(dst) {
+                        Field::CtMark => a.mark = Some((v as u32, m as u32)),
+                        Field::CtLabel => a.label = Some((v, m)),
+                        _ => {}
+                    }
+                }
+                Action::Nat(nat) => a.nat = Some(nat_action(nat)),
+                _ => {}
+            }
+        }
+        self.odp.push(OdpAction::Ct(a));
+        if ct.recirc_table != 255 {
+            let state = Frozen {
+                table: ct.recirc_table,
+                meta: self.key.meta,
+                in_port: self.in_port(),
+            };
+            let id = self.env.recirc.lock().id_for(state);
+            self.odp.push(OdpAction::Recirc(id));
+            self.note(format!("    recirc(0x{id:x}) -> table {}", ct.recirc_table));
+        }
+    }
+
+    fn output(&mut self, port: u32, _max_len: u16) {
+        let in_port = self.in_port();
+        match port {
+            OFPP_IN_PORT => self.out_of(in_port),
+            OFPP_TABLE => {
+                self.depth += 1;
+                self.xlate_table(0);
+                self.depth -= 1;
+            }
+            OFPP_NORMAL => self.normal(),
+            OFPP_FLOOD | OFPP_ALL => {
+                let ports: Vec<u32> = self
+                    .env
+                    .ports
+                    .iter()
+                    .map(|p| p.0)
+                    .filter(|&p| p != in_port)
+                    .collect();
+                for p in ports {
+                    self.out_of(p);
+                }
+            }
+            OFPP_CONTROLLER => self.controller(1),
+            OFPP_ANY => {}
+            p if p == in_port => self.note("    skipping output to input port".into()),
+            p => self.out_of(p),
+        }
+    }
+
+    fn out_of(&mut self, of: u32) {
+        match self.env.ports.odp(of) {
+            Some(odp) => {
+                self.commit();
+                self.odp.push(OdpAction::Output(odp));
+            }
+            None => self.note(format!("    no such port {of}")),
+        }
+    }
+
+    fn normal(&mut self) {
+        self.commit();
+        let mut nf = self.base.clone();
+        let Some(odp_in) = self.env.ports.odp(self.in_port()) else {
+            return;
+        };
+        nf.set(f::IN_PORT, odp_in as u64);
+        match self.env.normal.xlate(&nf, self.env.now_ns, self.env.learn) {
+            Ok(x) => {
+                for i in 0..dp_core::flow::FLOW_WORDS {
+                    self.wc.flow.w[i] |= x.mask.w[i];
+                }
+                if self.env.trace {
+                    self.note(format!(
+                        "    NORMAL -> {}",
+                        format::format_odp_actions(&x.actions)
+                    ));
+                }
+                let vlan_changed = x
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a, OdpAction::PushVlan { .. } | OdpAction::PopVlan));
+                self.odp.extend(x.actions);
+                if vlan_changed {
+                    // The packet's VLAN after NORMAL is what its last output
+                    // needed; restore the flow's view so later outputs get
+                    // the header xlate expects.
+                    let tci = self.base.get(f::VLAN0_TCI) as u16;
+                    self.odp.push(OdpAction::PopVlan);
+                    if tci & VLAN_CFI != 0 {
+                        self.odp.push(OdpAction::PushVlan {
+                            tpid: self.base.get(f::VLAN0_TPID) as u16,
+                            tci: tci & !VLAN_CFI,
+                        });
+                    }
+                    // Trailing fix-ups with no output after them are
+                    // trimmed at the end of the translation.
+                }
+            }
+            Err(e) => self.note(format!("    NORMAL failed: {e}")),
+        }
+    }
+
+    /// Emits datapath actions that bring the packet from `base` to `key`
+    /// (OVS `commit_odp_actions()`).
+    fn commit(&mut self) {
+        let k = &self.key.flow;
+        let b = &self.base;
+        let diff = |fd: DpField| k.get(fd) != b.get(fd);
+        let full = |fd: DpField, on: bool| if on { fd.max() } else { 0 };
+        let mut out = Vec::new();
+        // Ethernet addresses.
+        if diff(f::ETH_SRC) || diff(f::ETH_DST) {
+            out.push(OdpAction::SetMasked {
+                value: SetAttr::Eth {
+                    src: u64_to_mac(k.get(f::ETH_SRC)),
+                    dst: u64_to_mac(k.get(f::ETH_DST)),
+                },
+                mask: SetAttr::Eth {
+                    src: u64_to_mac(full(f::ETH_SRC, diff(f::ETH_SRC))),
+                    dst: u64_to_mac(full(f::ETH_DST, diff(f::ETH_DST))),
+                },
+            });
+        }
+        // VLAN.
+        if diff(f::VLAN0_TCI) || diff(f::VLAN0_TPID) {
+            let bt = b.get(f::VLAN0_TCI) as u16;
+            let kt = k.get(f::VLAN0_TCI) as u16;
+            if bt & VLAN_CFI != 0 {
+                out.push(OdpAction::PopVlan);
+            }
+            if kt & VLAN_CFI != 0 {
+                let tpid = match k.get(f::VLAN0_TPID) as u16 {
+                    0 => 0x8100,
+                    t => t,
+                };
+                out.push(OdpAction::PushVlan {
+                    tpid,
+                    tci: kt & !VLAN_CFI,
+                });
+            }
+        }
+        let et = k.get(f::ETH_TYPE);
+        if et == 0x0800
+            && (diff(f::NW_SRC) || diff(f::NW_DST) || diff(f::NW_TOS) || diff(f::NW_TTL))
+        {
+            out.push(OdpAction::SetMasked {
+                value: SetAttr::Ipv4 {
+                    src: k.get(f::NW_SRC) as u32,
+                    dst: k.get(f::NW_DST) as u32,
+                    tos: k.get(f::NW_TOS) as u8,
+                    ttl: k.get(f::NW_TTL) as u8,
+                },
+                mask: SetAttr::Ipv4 {
+                    src: full(f::NW_SRC, diff(f::NW_SRC)) as u32,
+                    dst: full(f::NW_DST, diff(f::NW_DST)) as u32,
+                    tos: (k.get(f::NW_TOS) ^ b.get(f::NW_TOS)) as u8,
+                    ttl: full(f::NW_TTL, diff(f::NW_TTL)) as u8,
+                },
+            });
+        }
+        if et == 0x86dd {
+            let d128 = |hi, lo| k.get128(hi, lo) != b.get128(hi, lo);
+            let (ds, dd) = (
+                d128(f::IPV6_SRC_HI, f::IPV6_SRC_LO),
+                d128(f::IPV6_DST_HI, f::IPV6_DST_LO),
+            );
+            if ds || dd || diff(f::IPV6_LABEL) || diff(f::NW_TOS) || diff(f::NW_TTL) {
+                out.push(OdpAction::SetMasked {
+                    value: SetAttr::Ipv6 {
+                        src: k.get128(f::IPV6_SRC_HI, f::IPV6_SRC_LO),
+                        dst: k.get128(f::IPV6_DST_HI, f::IPV6_DST_LO),
+                        label: k.get(f::IPV6_LABEL) as u32,
+                        tclass: k.get(f::NW_TOS) as u8,
+                        hlimit: k.get(f::NW_TTL) as u8,
+                    },
+                    mask: SetAttr::Ipv6 {
+                        src: if ds { u128::MAX } else { 0 },
+                        dst: if dd { u128::MAX } else { 0 },
+                        label: full(f::IPV6_LABEL, diff(f::IPV6_LABEL)) as u32 & 0xfffff,
+                        tclass: (k.get(f::NW_TOS) ^ b.get(f::NW_TOS)) as u8,
+                        hlimit: full(f::NW_TTL, diff(f::NW_TTL)) as u8,
+                    },
+                });
+            }
+        }
+        if (et == 0x0800 || et == 0x86dd) && (diff(f::TP_SRC) || diff(f::TP_DST)) {
+            let (s, d) = (k.get(f::TP_SRC) as u16, k.get(f::TP_DST) as u16);
+            let (ms, md) = (
+                full(f::TP_SRC, diff(f::TP_SRC)) as u16,
+                full(f::TP_DST, diff(f::TP_DST)) as u16,
+            );
+            let pair = match k.get(f::NW_PROTO) {
+                6 => Some((
+                    SetAttr::Tcp { src: s, dst: d },
+                    SetAttr::Tcp { src: ms, dst: md },
+                )),
+                17 => Some((
+                    SetAttr::Udp { src: s, dst: d },
+                    SetAttr::Udp { src: ms, dst: md },
+                )),
+                132 => Some((
+                    SetAttr::Sctp { src: s, dst: d },
+                    SetAttr::Sctp { src: ms, dst: md },
+                )),
+                _ => None,
+            };
+            if let Some((value, mask)) = pair {
+                out.push(OdpAction::SetMasked { value, mask });
+            }
+        }
+        if et == 0x0806
+            && (diff(f::NW_SRC)
+                || diff(f::NW_DST)
+                || diff(f::NW_PROTO)
+                || diff(f::ARP_SHA)
+                || diff(f::ARP_THA))
+        {
+            out.push(OdpAction::SetMasked {
+                value: SetAttr::Arp {
+                    sip: k.get(f::NW_SRC) as u32,
+                    tip: k.get(f::NW_DST) as u32,
+                    op: k.get(f::NW_PROTO) as u16,
+                    sha: u64_to_mac(k.get(f::ARP_SHA)),
+                    tha: u64_to_mac(k.get(f::ARP_THA)),
+                },
+                mask: SetAttr::Arp {
+                    sip: full(f::NW_SRC, diff(f::NW_SRC)) as u32,
+                    tip: full(f::NW_DST, diff(f::NW_DST)) as u32,
+                    op: full(f::NW_PROTO, diff(f::NW_PROTO)) as u16,
+                    sha: u64_to_mac(full(f::ARP_SHA, diff(f::ARP_SHA))),
+                    tha: u64_to_mac(full(f::ARP_THA, diff(f::ARP_THA))),
+                },
+            });
+        }
+        if diff(f::PKT_MARK) {
+            out.push(OdpAction::SetMasked {
+                value: SetAttr::SkbMark(k.get(f::PKT_MARK) as u32),
+                mask: SetAttr::SkbMark(u32::MAX),
+            });
+        }
+        if diff(f::SKB_PRIORITY) {
+            out.push(OdpAction::Set(SetAttr::Priority(
+                k.get(f::SKB_PRIORITY) as u32
+            )));
+        }
+        if !out.is_empty() {
+            let in_port = self.base.get(f::IN_PORT);
+            let ct: Vec<u64> = (2..=10).map(|w| self.base.w[w]).collect();
+            self.base = self.key.flow.clone();
+            // `base` keeps the datapath in_port and conntrack state.
+            self.base.set(f::IN_PORT, in_port);
+            for (i, w) in (2..=10).enumerate() {
+                self.base.w[w] = ct[i];
+            }
+            self.odp.extend(out);
+        }
+    }
+}
+
+fn mac(m: &[u8; 6]) -> u128 {
+    dp_core::flow::mac_to_u64(*m) as u128
+}
+
+fn nat_action(n: &Nat) -> NatAction {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let kind = if n.flags & 1 != 0 {
+        Some(NatKind::Src)
+    } else if n.flags & 2 != 0 {
+        Some(NatKind::Dst)
+    } else {
+        None
+    };
+    let rp = n.range_present;
+    let addr = if rp & 1 != 0 {
+        let min = IpAddr::V4(Ipv4Addr::from(n.ipv4_min));
+        let max = if rp & 2 != 0 {
+            IpAddr::V4(Ipv4Addr::from(n.ipv4_max))
+        } else {
+            min
+        };
+        Some((min, max))
+    } else if rp & 4 != 0 {
+        let min = IpAddr::V6(Ipv6Addr::from(n.ipv6_min));
+        let max = if rp & 8 != 0 {
+            IpAddr::V6(Ipv6Addr::from(n.ipv6_max))
+        } else {
+            min
+        };
+        Some((min, max))
+    } else {
+        None
+    };
+    let max_port = if rp & 32 != 0 {
+        n.proto_max
+    } else {
+        n.proto_min
+    };
+    let ports = (rp & 16 != 0).then_some((n.proto_min, max_port));
+    NatAction {
+        kind,
+        addr,
+        ports,
+        persistent: n.flags & 4 != 0,
+        hash: n.flags & 8 != 0,
+        random: n.flags & 16 != 0,
+    }
+}
+
+/// A bridge's OpenFlow pipeline state, shareable across threads: tables,
+/// ports, NORMAL, recirculation ids. Locks: tables before ports; neither is
+/// held while calling out.
+pub struct Pipeline {
+    /// The tables.
+    pub tables: parking_lot::RwLock<Tables>,
+    /// The ports.
+    pub ports: parking_lot::RwLock<PortMap>,
+    /// NORMAL.
+    pub normal: NormalBridge,
+    /// Recirculation ids.
+    pub recirc: Mutex<RecircTable>,
+}
+
+impl Pipeline {
+    /// A pipeline for bridge `name` with empty tables.
+    pub fn new(name: &str) -> Pipeline {
+        Pipeline {
+            tables: parking_lot::RwLock::new(Tables::new()),
+            ports: parking_lot::RwLock::new(PortMap::new()),
+            normal: NormalBridge::new(name),
+            recirc: Mutex::new(RecircTable::default()),
+        }
+    }
+
+    /// Translates `flow` (see [`xlate`]).
+    pub fn xlate(&self, flow: &Flow, now_ns: u64, learn: bool, trace: bool) -> XlateOut {
+        let tables = self.tables.read();
+        let ports = self.ports.read();
+        let env = XlateEnv {
+            tables: &tables,
+            ports: &ports,
+            normal: &self.normal,
+            recirc: &self.recirc,
+            now_ns,
+            learn,
+            trace,
+        };
+        xlate(&env, flow)
+    }
+
+    /// Translates a PACKET_OUT (see [`xlate_packet_out`]); NORMAL learns.
+    pub fn xlate_actions(
+        &self,
+        flow: &Flow,
+        in_port: u32,
+        actions: &[Action],
+        now_ns: u64,
+    ) -> XlateOut {
+        let tables = self.tables.read();
+        let ports = self.ports.read();
+        let env = XlateEnv {
+            tables: &tables,
+            ports: &ports,
+            normal: &self.normal,
+            recirc: &self.recirc,
+            now_ns,
+            learn: true,
+            trace: false,
+        };
+        xlate_packet_out(&env, flow, in_port, actions)
+    }
+}

@@ -1,0 +1,356 @@
+use super::*;
+use crate::ofp::flow::command;
+use crate::ofp::nx_actions::Ct;
+use crate::ofp::oxm::{MatchField, OxmMatch};
+use crate::table::key::match_from_oxm;
+use crate::table::FlowModSpec;
+use dp_core::flow::{ct_state, mac_to_u64};
+
+type F<'a> = (Field, &'a [u8], Option<&'a [u8]>);
+
+fn pipeline() -> Pipeline {
+    let p = Pipeline::new("br-x");
+    {
+        let mut ports = p.ports.write();
+        for i in 1..=3 {
+            ports.insert(i, 10 + i, &format!("p{i}"));
+            p.normal.set_port(
+                i,
+                10 + i,
+                &format!("p{i}"),
+                crate::normal::PortVlan::default(),
+            );
+        }
+    }
+    p
+}
+
+fn add(p: &Pipeline, table: u8, prio: u16, fields: &[F<'_>], ins: Vec<Instruction>) {
+    let om = OxmMatch {
+        fields: fields
+            .iter()
+            .map(|(fl, v, mk)| MatchField::new(*fl, v, *mk, false).unwrap())
+            .collect(),
+    };
+    let (value, mask) = match_from_oxm(&om).unwrap();
+    let spec = FlowModSpec {
+        command: command::ADD,
+        table_id: table,
+        priority: prio,
+        value,
+        mask,
+        cookie: 0,
+        cookie_mask: 0,
+        new_cookie: None,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        flags: 0,
+        importance: 0,
+        out_port: OFPP_ANY,
+        instructions: ins,
+        modify_may_add: false,
+    };
+    p.tables.write().apply(&spec, 0).unwrap();
+}
+
+fn apply(a: Vec<Action>) -> Vec<Instruction> {
+    vec![Instruction::ApplyActions(a)]
+}
+
+fn out(port: u32) -> Action {
+    Action::Output { port, max_len: 0 }
+}
+
+fn ip_pkt(odp_in: u32) -> Flow {
+    let mut fl = Flow::zero();
+    fl.set(f::IN_PORT, odp_in as u64);
+    fl.set(f::ETH_SRC, 0x0200_0000_0001);
+    fl.set(f::ETH_DST, 0x0200_0000_0002);
+    fl.set(f::ETH_TYPE, 0x0800);
+    fl.set(f::NW_SRC, 0x0a00_0001);
+    fl.set(f::NW_DST, 0x0a00_0002);
+    fl.set(f::NW_PROTO, 6);
+    fl.set(f::NW_TTL, 64);
+    fl.set(f::TP_SRC, 1234);
+    fl.set(f::TP_DST, 80);
+    fl
+}
+
+const P1: &[u8] = &[0, 0, 0, 1];
+const P2: &[u8] = &[0, 0, 0, 2];
+
+#[test]
+fn port_forwarding_and_drop_masks() {
+    let p = pipeline();
+    add(&p, 0, 10, &[(Field::InPort, P1, None)], apply(vec![out(2)]));
+    add(&p, 0, 10, &[(Field::InPort, P2, None)], vec![]);
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Output(12)]);
+    assert_eq!(x.mask.get(f::IN_PORT), 0xffff_ffff);
+    assert_eq!(x.mask.get(f::ETH_DST), 0, "dl_dst not consulted");
+    assert_eq!(x.mask.get(f::NW_SRC), 0);
+    assert_eq!(x.rules.len(), 1);
+    let x = p.xlate(&ip_pkt(12), 0, true, false);
+    assert!(x.actions.is_empty(), "drop");
+    // Unknown table-miss: drop.
+    let x = p.xlate(&ip_pkt(13), 0, true, false);
+    assert!(x.actions.is_empty());
+    // Output to the input port is skipped; IN_PORT is honoured.
+    add(
+        &p,
+        0,
+        20,
+        &[(Field::InPort, &[0, 0, 0, 3], None)],
+        apply(vec![out(3), out(OFPP_IN_PORT)]),
+    );
+    let x = p.xlate(&ip_pkt(13), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Output(13)]);
+}
+
+#[test]
+fn multi_table_resubmit_goto_and_registers() {
+    let p = pipeline();
+    // Table 0: load reg0=5, resubmit to 1; table 1 matches reg0=5 and goes
+    // to table 2 which outputs to 3.
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![
+            Action::SetField(MatchField::new(Field::Reg(0), &[0, 0, 0, 5], None, false).unwrap()),
+            Action::Resubmit {
+                in_port: 0xfff8,
+                table: 1,
+                ct: false,
+                short: false,
+            },
+        ]),
+    );
+    add(
+        &p,
+        1,
+        1,
+        &[(Field::Reg(0), &[0, 0, 0, 5], None)],
+        vec![Instruction::GotoTable(2)],
+    );
+    add(
+        &p,
+        2,
+        1,
+        &[(Field::EthType, &[8, 0], None)],
+        apply(vec![out(3)]),
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, true);
+    assert_eq!(x.actions, vec![OdpAction::Output(13)], "{:#?}", x.trace);
+    assert_eq!(
+        x.rules.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert!(
+        x.trace.iter().any(|l| l.contains("goto_table:2")),
+        "{:#?}",
+        x.trace
+    );
+}
+
+#[test]
+fn set_fields_are_committed_lazily_and_unwildcarded() {
+    let p = pipeline();
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![
+            Action::SetDlDst([2, 0, 0, 0, 0, 9]),
+            Action::SetDlDst([2, 0, 0, 0, 0, 8]),
+            out(2),
+            Action::SetField(MatchField::new(Field::Ipv4Dst, &[10, 0, 0, 9], None, false).unwrap()),
+            Action::DecNwTtl,
+            out(3),
+        ]),
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(
+        x.actions,
+        vec![
+            OdpAction::SetMasked {
+                value: SetAttr::Eth {
+                    src: [2, 0, 0, 0, 0, 1],
+                    dst: [2, 0, 0, 0, 0, 8]
+                },
+                mask: SetAttr::Eth {
+                    src: [0; 6],
+                    dst: [0xff; 6]
+                },
+            },
+            OdpAction::Output(12),
+            OdpAction::SetMasked {
+                value: SetAttr::Ipv4 {
+                    src: 0x0a00_0001,
+                    dst: 0x0a00_0009,
+                    tos: 0,
+                    ttl: 63
+                },
+                mask: SetAttr::Ipv4 {
+                    src: 0,
+                    dst: u32::MAX,
+                    tos: 0,
+                    ttl: 0xff
+                },
+            },
+            OdpAction::Output(13),
+        ]
+    );
+    assert_eq!(x.mask.get(f::ETH_DST), 0xffff_ffff_ffff);
+    assert_eq!(x.mask.get(f::NW_TTL), 0xff);
+    // TTL 1: dec_ttl stops the pipeline after the first output.
+    let mut fl = ip_pkt(11);
+    fl.set(f::NW_TTL, 1);
+    let x = p.xlate(&fl, 0, true, false);
+    assert_eq!(x.actions.last(), Some(&OdpAction::Output(12)));
+    assert_eq!(x.actions.len(), 2);
+}
+
+#[test]
+fn vlan_push_pop_between_ports() {
+    let p = pipeline();
+    add(
+        &p,
+        0,
+        1,
+        &[(Field::InPort, P1, None)],
+        apply(vec![
+            Action::PushVlan(0x8100),
+            Action::SetField(MatchField::new(Field::VlanVid, &[0x10, 10], None, false).unwrap()),
+            out(2),
+        ]),
+    );
+    add(
+        &p,
+        0,
+        1,
+        &[
+            (Field::InPort, P2, None),
+            (Field::VlanVid, &[0x10, 10], None),
+        ],
+        apply(vec![Action::PopVlan, out(1)]),
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(
+        x.actions,
+        vec![
+            OdpAction::PushVlan {
+                tpid: 0x8100,
+                tci: 10
+            },
+            OdpAction::Output(12)
+        ]
+    );
+    let mut tagged = ip_pkt(12);
+    tagged.set(f::VLAN0_TPID, 0x8100);
+    tagged.set(f::VLAN0_TCI, (VLAN_CFI | 10) as u64);
+    let x = p.xlate(&tagged, 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::PopVlan, OdpAction::Output(11)]);
+    assert_eq!(x.mask.get(f::VLAN0_TCI) & 0x1fff, 0x1fff);
+}
+
+#[test]
+fn stateful_firewall_recirculates() {
+    let p = pipeline();
+    let ct = |flags: u16, table: u8| {
+        Action::Ct(Box::new(Ct {
+            flags,
+            zone_src: 0,
+            zone: 0,
+            recirc_table: table,
+            alg: 0,
+            actions: vec![],
+        }))
+    };
+    let st = |v: u8, m: u8| -> (Field, Vec<u8>, Vec<u8>) {
+        (Field::CtState, vec![0, 0, 0, v], vec![0, 0, 0, m])
+    };
+    let (f0, v0, m0) = st(0, ct_state::TRACKED);
+    add(
+        &p,
+        0,
+        10,
+        &[(Field::EthType, &[8, 0], None), (f0, &v0, Some(&m0))],
+        apply(vec![ct(0, 1)]),
+    );
+    let (f1, v1, m1) = st(
+        ct_state::TRACKED | ct_state::NEW,
+        ct_state::TRACKED | ct_state::NEW,
+    );
+    add(
+        &p,
+        1,
+        10,
+        &[(f1, &v1, Some(&m1)), (Field::InPort, P1, None)],
+        apply(vec![ct(1, 255), out(2)]),
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions.len(), 2, "{:?}", x.actions);
+    let OdpAction::Recirc(id) = x.actions[1] else {
+        panic!("{:?}", x.actions)
+    };
+    assert!(matches!(&x.actions[0], OdpAction::Ct(c) if !c.commit));
+    assert_eq!(
+        x.mask.get(f::CT_STATE) & ct_state::TRACKED as u64,
+        ct_state::TRACKED as u64
+    );
+    // Same state on revalidation: same id.
+    assert_eq!(p.xlate(&ip_pkt(11), 0, false, false).actions, x.actions);
+    // The recirculated packet continues in table 1.
+    let mut r = ip_pkt(11);
+    r.set(f::RECIRC_ID, id as u64);
+    r.set(f::CT_STATE, (ct_state::TRACKED | ct_state::NEW) as u64);
+    let x = p.xlate(&r, 0, true, false);
+    assert!(matches!(&x.actions[0], OdpAction::Ct(c) if c.commit));
+    assert_eq!(x.actions[1], OdpAction::Output(12));
+    assert_eq!(x.mask.get(f::RECIRC_ID), 0xffff_ffff);
+    // Unknown recirc id: drop.
+    r.set(f::RECIRC_ID, 999);
+    assert!(p.xlate(&r, 0, true, false).actions.is_empty());
+}
+
+#[test]
+fn normal_flood_clone_and_controller() {
+    let p = pipeline();
+    add(&p, 0, 0, &[], apply(vec![out(OFPP_NORMAL)]));
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(
+        x.actions,
+        vec![OdpAction::Output(12), OdpAction::Output(13)]
+    );
+    assert_eq!(x.mask.get(f::ETH_SRC), 0xffff_ffff_ffff);
+    // Learned: the reply goes to port 1 only.
+    let mut back = ip_pkt(12);
+    back.set(f::ETH_SRC, 0x0200_0000_0002);
+    back.set(f::ETH_DST, 0x0200_0000_0001);
+    assert_eq!(
+        p.xlate(&back, 0, true, false).actions,
+        vec![OdpAction::Output(11)]
+    );
+    add(
+        &p,
+        0,
+        5,
+        &[(Field::InPort, P2, None)],
+        apply(vec![
+            Action::Clone(vec![Action::SetDlSrc([2, 0, 0, 0, 0, 0x77]), out(3)]),
+            out(OFPP_FLOOD),
+            out(OFPP_CONTROLLER),
+        ]),
+    );
+    let x = p.xlate(&back, 0, true, false);
+    assert!(matches!(&x.actions[0], OdpAction::Clone(v) if v.len() == 2));
+    assert_eq!(
+        &x.actions[1..3],
+        &[OdpAction::Output(11), OdpAction::Output(13)]
+    );
+    assert!(matches!(x.actions[3], OdpAction::Userspace(_)));
+    let _ = mac_to_u64([0; 6]);
+}

@@ -1,0 +1,602 @@
+//! The OpenFlow connection manager of a bridge: the passive management
+//! socket `$OVS_RUNDIR/<bridge>.mgmt` that `ovs-ofctl` talks to by default
+//! (OVS `ofproto/connmgr.c`), one thread per connection.
+//!
+//! Each connection negotiates a version (OpenFlow 1.0-1.5, OpenFlow 1.5.1
+//! section 7.5.1), then serves: ECHO, FEATURES, GET/SET_CONFIG, BARRIER,
+//! ROLE (standard and Nicira), FLOW_MOD (standard and NXT_FLOW_MOD, with
+//! NXT_FLOW_MOD_TABLE_ID), NXT_SET_FLOW_FORMAT / SET_PACKET_IN_FORMAT /
+//! SET_CONTROLLER_ID, multipart DESC / FLOW / AGGREGATE / TABLE /
+//! TABLE_FEATURES / PORT_DESC / PORT_STATS (and NXST_FLOW / NXST_AGGREGATE),
+//! bundles (OpenFlow 1.4+ and the OpenFlow 1.3 ONF extension; commit is
+//! atomic), PACKET_OUT and the TLV table request. Anything else is answered
+//! with the OFPT_ERROR the spec asks for.
+
+use crate::openflow::OpenFlowBridge;
+use crate::vlog;
+use ofproto::ofp::error::ErrorCode;
+use ofproto::ofp::flow::Match;
+use ofproto::ofp::hello::negotiate;
+use ofproto::ofp::msgs::{ErrorMsg, Message};
+use ofproto::ofp::multipart::{
+    mp_type, Desc, FlowStats, FlowStatsRequest, MpRepBody, MpReqBody, MultipartReply, PortStats,
+    TableStats,
+};
+use ofproto::ofp::nicira::NxMsg;
+use ofproto::ofp::switch::{bundle_ctrl, BundleControl, FeaturesReply, Port, SwitchConfig};
+use ofproto::ofp::{Decoder, Header, Hello};
+use ofproto::table::key::match_from_oxm;
+use ofproto::table::{FlowModError, FlowModSpec};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// OpenFlow versions served (1.0 to 1.5).
+pub const VERSIONS: &[u8] = &[1, 2, 3, 4, 5, 6];
+
+/// Number of tables reported (OVS reports 254; table 254 is hidden).
+pub const N_TABLES_REPORTED: u8 = 254;
+
+/// The listener of one bridge; dropping it stops accepting and removes the
+/// socket file (open connections end when their peer closes).
+pub struct Listener {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    /// Binds `$OVS_RUNDIR/<bridge>.mgmt` and starts accepting.
+    pub fn start(bridge: Arc<OpenFlowBridge>) -> std::io::Result<Listener> {
+        let path = crate::cli::rundir().join(format!("{}.mgmt", bridge.name()));
+        let _ = std::fs::remove_file(&path);
+        let l = UnixListener::bind(&path)?;
+        l.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        std::thread::Builder::new()
+            .name(format!("ofconn-{}", bridge.name()))
+            .spawn(move || {
+                while !st.load(Ordering::SeqCst) {
+                    match l.accept() {
+                        Ok((s, _)) => {
+                            let b = bridge.clone();
+                            let _ = std::thread::Builder::new().name("ofconn".into()).spawn(
+                                move || {
+                                    let _ = s.set_nonblocking(false);
+                                    Conn::new(b, s).run();
+                                },
+                            );
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                    }
+                }
+            })?;
+        Ok(Listener { path, stop })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+struct Conn {
+    br: Arc<OpenFlowBridge>,
+    s: UnixStream,
+    version: u8,
+    table_id_ext: bool,
+    miss_send_len: u16,
+    flags: u16,
+    bundles: HashMap<u32, Vec<(Header, Vec<u8>, FlowModSpec)>>,
+    bundle_err: HashMap<u32, bool>,
+}
+
+fn ofp_err(code: ErrorCode) -> FlowModError {
+    FlowModError::Codec(ofproto::ofp::OfpError::new(code, "unsupported"))
+}
+
+impl Conn {
+    fn new(br: Arc<OpenFlowBridge>, s: UnixStream) -> Conn {
+        Conn {
+            br,
+            s,
+            version: 0,
+            table_id_ext: false,
+            miss_send_len: 128,
+            flags: 0,
+            bundles: HashMap::new(),
+            bundle_err: HashMap::new(),
+        }
+    }
+
+    fn send(&mut self, xid: u32, m: &Message) -> bool {
+        let v = if self.version == 0 { 6 } else { self.version };
+        self.s.write_all(&m.encode(v, xid)).is_ok()
+    }
+
+    fn error(&mut self, h: &Header, frame: &[u8], e: &FlowModError) -> bool {
+        let v = if self.version == 0 {
+            h.version
+        } else {
+            self.version
+        };
+        let (err_type, code) = e.to_wire(v);
+        let data = frame[..frame.len().min(64)].to_vec();
+        self.send(
+            h.xid,
+            &Message::Error(ErrorMsg {
+                err_type,
+                code,
+                experimenter: None,
+                data,
+            }),
+        )
+    }
+
+    fn run(mut self) {
+        let hello = Message::Hello(Hello::with_versions(VERSIONS));
+        if self.s.write_all(&hello.encode(6, 0)).is_err() {
+            return;
+        }
+        let mut dec = Decoder::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = match self.s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            dec.feed(&buf[..n]);
+            loop {
+                let frame = match dec.next_frame() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(rej) => {
+                        let _ = self.s.write_all(&rej.error_reply());
+                        if rej.fatal {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let (h, m) = match Message::decode(&frame) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let Some(h) = Header::parse(&frame) else {
+                            return;
+                        };
+                        if !self.error(&h, &frame, &FlowModError::Codec(e)) {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                if !self.handle(&h, m, &frame) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles one message; false closes the connection.
+    fn handle(&mut self, h: &Header, m: Message, frame: &[u8]) -> bool {
+        if self.version == 0 {
+            return match m {
+                Message::Hello(hl) => match negotiate(VERSIONS, h.version, &hl) {
+                    Ok(v) => {
+                        self.version = v;
+                        true
+                    }
+                    Err(e) => {
+                        self.error(h, frame, &FlowModError::Codec(e));
+                        false
+                    }
+                },
+                _ => false,
+            };
+        }
+        let v = self.version;
+        match m {
+            Message::Hello(_) => true,
+            Message::EchoRequest(d) => self.send(h.xid, &Message::EchoReply(d)),
+            Message::EchoReply(_) | Message::Error(_) => true,
+            Message::FeaturesRequest => {
+                let reply = FeaturesReply {
+                    datapath_id: self.br.datapath_id.load(Ordering::Relaxed),
+                    n_buffers: 0,
+                    n_tables: N_TABLES_REPORTED,
+                    auxiliary_id: 0,
+                    capabilities: 0x4f,
+                    actions: if v == 1 { 0xfff } else { 0 },
+                    ports: if v <= 3 { self.ports() } else { Vec::new() },
+                };
+                self.send(h.xid, &Message::FeaturesReply(reply))
+            }
+            Message::GetConfigRequest => {
+                let c = SwitchConfig {
+                    flags: self.flags,
+                    miss_send_len: self.miss_send_len,
+                };
+                self.send(h.xid, &Message::GetConfigReply(c))
+            }
+            Message::SetConfig(c) => {
+                self.flags = c.flags;
+                self.miss_send_len = c.miss_send_len;
+                true
+            }
+            Message::BarrierRequest => self.send(h.xid, &Message::BarrierReply),
+            Message::RoleRequest(r) => self.send(h.xid, &Message::RoleReply(r)),
+            Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
+                match FlowModSpec::from_ofp(&fm, v, self.table_id_ext)
+                    .and_then(|s| self.br.flow_mod(&s))
+                {
+                    Ok(_) => true,
+                    Err(e) => self.error(h, frame, &e),
+                }
+            }
+            Message::Nx(nx) => match nx {
+                NxMsg::FlowModTableId(on) => {
+                    self.table_id_ext = on != 0;
+                    true
+                }
+                NxMsg::SetFlowFormat(_)
+                | NxMsg::SetPacketInFormat(_)
+                | NxMsg::SetControllerId(_) => true,
+                NxMsg::RoleRequest(r) => self.send(h.xid, &Message::Nx(NxMsg::RoleReply(r))),
+                NxMsg::TlvTableRequest => self.send(
+                    h.xid,
+                    &Message::Nx(NxMsg::TlvTableReply {
+                        max_option_space: 256,
+                        max_fields: 64,
+                        maps: Vec::new(),
+                    }),
+                ),
+                _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestExpType)),
+            },
+            Message::MultipartRequest(r) => self.multipart(h, r, frame),
+            Message::BundleControl(b) => self.bundle_control(h, b, frame),
+            Message::BundleAdd(b) => {
+                let id = b.bundle_id;
+                let res = b
+                    .inner()
+                    .map_err(FlowModError::Codec)
+                    .and_then(|(ih, im)| match im {
+                        Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
+                            FlowModSpec::from_ofp(&fm, v, self.table_id_ext).map(|s| (ih, s))
+                        }
+                        _ => Err(ofp_err(ErrorCode::BadRequestType)),
+                    });
+                match res {
+                    Ok((ih, s)) => {
+                        self.bundles
+                            .entry(id)
+                            .or_default()
+                            .push((ih, b.message.clone(), s));
+                        true
+                    }
+                    Err(e) => {
+                        self.bundle_err.insert(id, true);
+                        self.error(h, frame, &e)
+                    }
+                }
+            }
+            Message::PacketOut(po) => {
+                let in_port = if v >= 6 {
+                    po.match_
+                        .get(ofproto::ofp::Field::InPort)
+                        .map_or(ofproto::ofp::actions::OFPP_CONTROLLER, |f| {
+                            f.value_u64() as u32
+                        })
+                } else {
+                    po.in_port
+                };
+                if po.buffer_id != u32::MAX {
+                    return self.error(h, frame, &ofp_err(ErrorCode::BadRequestLen));
+                }
+                if let Err(e) = self.br.packet_out(&po.data, in_port, &po.actions) {
+                    vlog::warn("connmgr", format!("packet-out failed: {e}"));
+                }
+                true
+            }
+            _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestType)),
+        }
+    }
+
+    fn bundle_control(&mut self, h: &Header, b: BundleControl, frame: &[u8]) -> bool {
+        match b.ctrl_type {
+            bundle_ctrl::OPEN_REQUEST => {
+                self.bundles.insert(b.bundle_id, Vec::new());
+                self.bundle_err.remove(&b.bundle_id);
+                self.send(h.xid, &Message::BundleControl(b.reply()))
+            }
+            bundle_ctrl::CLOSE_REQUEST => self.send(h.xid, &Message::BundleControl(b.reply())),
+            bundle_ctrl::DISCARD_REQUEST => {
+                self.bundles.remove(&b.bundle_id);
+                self.bundle_err.remove(&b.bundle_id);
+                self.send(h.xid, &Message::BundleControl(b.reply()))
+            }
+            bundle_ctrl::COMMIT_REQUEST => {
+                let msgs = self.bundles.remove(&b.bundle_id).unwrap_or_default();
+                if self.bundle_err.remove(&b.bundle_id).is_some() {
+                    // OFPBFC_MSG_FAILED (type 17 OFPET_BUNDLE_FAILED, code 14).
+                    return self.send_raw_error(h, frame, 17, 14);
+                }
+                let specs: Vec<FlowModSpec> = msgs.iter().map(|m| m.2.clone()).collect();
+                match self.br.flow_mods_atomic(&specs) {
+                    Ok(_) => self.send(h.xid, &Message::BundleControl(b.reply())),
+                    Err((i, e)) => {
+                        let (ih, bytes, _) = &msgs[i];
+                        let ok = self.error(ih, bytes, &e);
+                        ok && self.send_raw_error(h, frame, 17, 14)
+                    }
+                }
+            }
+            _ => self.send_raw_error(h, frame, 17, 3),
+        }
+    }
+
+    fn send_raw_error(&mut self, h: &Header, frame: &[u8], t: u16, code: u16) -> bool {
+        // OF1.3 ONF bundles report as OFPET_EXPERIMENTER in OVS; keep the
+        // standard numbering, which `ovs-ofctl` prints as a bundle error.
+        let data = frame[..frame.len().min(64)].to_vec();
+        self.send(
+            h.xid,
+            &Message::Error(ErrorMsg {
+                err_type: t,
+                code,
+                experimenter: None,
+                data,
+            }),
+        )
+    }
+
+    fn ports(&self) -> Vec<Port> {
+        self.br
+            .of_ports()
+            .into_iter()
+            .map(|p| Port {
+                port_no: if p.ofport == 0xfffe {
+                    ofproto::ofp::actions::OFPP_LOCAL
+                } else {
+                    p.ofport
+                },
+                hw_addr: p.netdev.mac(),
+                name: p.name.chars().take(15).collect(),
+                config: 0,
+                state: if p.netdev.link_state().to_string() == "up" {
+                    0
+                } else {
+                    1
+                },
+                curr: 0x820,
+                advertised: 0,
+                supported: 0,
+                peer: 0,
+                curr_speed: 10_000_000,
+                max_speed: 0,
+                other_props: Vec::new(),
+            })
+            .collect()
+    }
+
+    fn reply(&mut self, xid: u32, t: u16, nx: bool, bodies: Vec<MpRepBody>) -> bool {
+        let n = bodies.len();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let m = Message::MultipartReply(MultipartReply {
+                mp_type: t,
+                flags: if i + 1 < n { 1 } else { 0 },
+                nx,
+                body,
+            });
+            if !self.send(xid, &m) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn multipart(
+        &mut self,
+        h: &Header,
+        r: ofproto::ofp::multipart::MultipartRequest,
+        frame: &[u8],
+    ) -> bool {
+        let v = self.version;
+        let now = self.br.now_ns();
+        match (r.mp_type, r.body) {
+            (mp_type::DESC, _) => {
+                let d = Desc {
+                    mfr_desc: "Nicira, Inc.".into(),
+                    hw_desc: "Open vSwitch".into(),
+                    sw_desc: crate::bridge::OVS_VERSION.into(),
+                    serial_num: "None".into(),
+                    dp_desc: "None".into(),
+                };
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Desc(d)])
+            }
+            (t @ (mp_type::FLOW | mp_type::AGGREGATE), MpReqBody::Flow { nx, req }) => {
+                match self.flow_stats(&req, nx || v == 1, now) {
+                    Ok(stats) => {
+                        if t == mp_type::FLOW {
+                            let bodies: Vec<MpRepBody> = if stats.is_empty() {
+                                vec![MpRepBody::Flow(Vec::new())]
+                            } else {
+                                stats
+                                    .chunks(64)
+                                    .map(|c| MpRepBody::Flow(c.to_vec()))
+                                    .collect()
+                            };
+                            self.reply(h.xid, t, nx, bodies)
+                        } else {
+                            let body = MpRepBody::Aggregate {
+                                packet_count: stats.iter().map(|s| s.packet_count).sum(),
+                                byte_count: stats.iter().map(|s| s.byte_count).sum(),
+                                flow_count: stats.len() as u32,
+                            };
+                            self.reply(h.xid, t, nx, vec![body])
+                        }
+                    }
+                    Err(e) => self.error(h, frame, &e),
+                }
+            }
+            (mp_type::TABLE, _) => {
+                let tables = self.br.pipe.tables.read();
+                let stats: Vec<TableStats> = (0..N_TABLES_REPORTED)
+                    .map(|i| {
+                        let t = &tables.tables[i as usize];
+                        TableStats {
+                            table_id: i,
+                            name: if i == 0 {
+                                "classifier".into()
+                            } else {
+                                format!("table{i}")
+                            },
+                            wildcards: 0x3fffff,
+                            max_entries: 1_000_000,
+                            active_count: t.rules.len() as u32,
+                            lookup_count: t.lookups.load(Ordering::Relaxed),
+                            matched_count: t.matched.load(Ordering::Relaxed),
+                        }
+                    })
+                    .collect();
+                drop(tables);
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Table(stats)])
+            }
+            (mp_type::TABLE_FEATURES, MpReqBody::Empty) => {
+                let body = MpRepBody::Raw(table_features_entry(0));
+                self.reply(h.xid, r.mp_type, false, vec![body])
+            }
+            (mp_type::PORT_DESC, _) => {
+                let p = self.ports();
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::PortDesc(p)])
+            }
+            (mp_type::PORT_STATS, body) => {
+                let want = match body {
+                    MpReqBody::Port(p) => p,
+                    _ => ofproto::ofp::actions::OFPP_ANY,
+                };
+                let stats: Vec<PortStats> = self
+                    .br
+                    .of_ports()
+                    .into_iter()
+                    .filter_map(|p| {
+                        let no = if p.ofport == 0xfffe {
+                            ofproto::ofp::actions::OFPP_LOCAL
+                        } else {
+                            p.ofport
+                        };
+                        if want != ofproto::ofp::actions::OFPP_ANY
+                            && want != no
+                            && !(v == 1 && want == 0xffff)
+                        {
+                            return None;
+                        }
+                        let s = p.netdev.stats();
+                        let mut c = [u64::MAX; 12];
+                        c[..8].copy_from_slice(&[
+                            s.rx_packets,
+                            s.tx_packets,
+                            s.rx_bytes,
+                            s.tx_bytes,
+                            s.rx_dropped,
+                            s.tx_dropped,
+                            s.rx_errors,
+                            s.tx_errors,
+                        ]);
+                        Some(PortStats {
+                            port_no: no,
+                            counters: c,
+                            duration_sec: (now / 1_000_000_000) as u32,
+                            duration_nsec: (now % 1_000_000_000) as u32,
+                        })
+                    })
+                    .collect();
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Port(stats)])
+            }
+            _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestMultipart)),
+        }
+    }
+
+    fn flow_stats(
+        &self,
+        req: &FlowStatsRequest,
+        nxm: bool,
+        now: u64,
+    ) -> Result<Vec<FlowStats>, FlowModError> {
+        let (value, mask) = match_from_oxm(&req.match_.fields())?;
+        let tables = self.br.pipe.tables.read();
+        let out_port = if self.version == 1 && req.out_port == 0xffff {
+            ofproto::ofp::actions::OFPP_ANY
+        } else {
+            req.out_port
+        };
+        let rules = tables.select(
+            req.table_id,
+            &value,
+            &mask,
+            None,
+            req.cookie,
+            req.cookie_mask,
+            out_port,
+        );
+        Ok(rules
+            .into_iter()
+            .filter(|r| r.table_id < N_TABLES_REPORTED)
+            .map(|r| {
+                let d = now.saturating_sub(r.created_ns);
+                let used = r.used_ns.load(Ordering::Relaxed);
+                let idle_age = (now.saturating_sub(used) / 1_000_000_000 + 1).min(0xffff) as u16;
+                let hard_age =
+                    (now.saturating_sub(r.modified_ns) / 1_000_000_000 + 1).min(0xffff) as u16;
+                FlowStats {
+                    table_id: r.table_id,
+                    duration_sec: (d / 1_000_000_000) as u32,
+                    duration_nsec: (d % 1_000_000_000) as u32,
+                    priority: r.priority,
+                    idle_timeout: r.idle_timeout,
+                    hard_timeout: r.hard_timeout,
+                    flags: r.flags,
+                    importance: r.importance,
+                    idle_age,
+                    hard_age,
+                    cookie: r.cookie,
+                    packet_count: r.packets.load(Ordering::Relaxed),
+                    byte_count: r.bytes.load(Ordering::Relaxed),
+                    match_: Match::Oxm(r.oxm(nxm)),
+                    instructions: r.instructions.clone(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// One OpenFlow 1.3+ table-features entry: the 64-byte fixed part and the 8
+/// required properties, empty (OpenFlow 1.5.1 section 7.3.5.18;
+/// `ovs-ofctl` only needs the table's name and this shape).
+pub fn table_features_entry(table_id: u8) -> Vec<u8> {
+    let mut e = vec![0u8, 128, table_id, 0, 0, 0, 0, 0];
+    let mut name = if table_id == 0 {
+        b"classifier".to_vec()
+    } else {
+        format!("table{table_id}").into_bytes()
+    };
+    name.resize(32, 0);
+    e.extend_from_slice(&name);
+    e.extend_from_slice(&[0xff; 8]);
+    e.extend_from_slice(&[0xff; 8]);
+    e.extend_from_slice(&[0, 0, 0, 0]);
+    e.extend_from_slice(&1_000_000u32.to_be_bytes());
+    for t in [0u16, 2, 4, 6, 8, 10, 12, 14] {
+        e.extend_from_slice(&t.to_be_bytes());
+        e.extend_from_slice(&[0, 4, 0, 0, 0, 0]);
+    }
+    e
+}

@@ -1,0 +1,420 @@
+//! A bridge as an OpenFlow switch: [`OpenFlowBridge`] runs the bridge's
+//! OpenFlow tables ([`ofproto::xlate::Pipeline`]) for the datapath's misses
+//! and revalidation, credits rule statistics from megaflow statistics, and
+//! serves the `ovs-appctl` commands `ofproto/trace` and `bridge/dump-flows`
+//! (OVS `ofproto/ofproto-dpif-trace.c`, `ofproto/ofproto.c`).
+//!
+//! A new bridge starts with OVS's default flow `priority=0 actions=NORMAL`
+//! (fail_mode standalone, no controller), so it behaves as a MAC-learning
+//! switch until flows are changed with `ovs-ofctl` (served by
+//! [`crate::ofconn`]).
+
+use crate::ofproto::{BridgeNormal, BridgePort};
+use dp_core::actions::OdpAction;
+use dp_core::fastpath::Upcall;
+use dp_core::flow::{fields, Flow};
+use dp_core::matches::Ufid;
+use dp_core::packet::DpPacket;
+use netdev::Netdev;
+use ofproto::normal::{PortVlan, VlanMode};
+use ofproto::ofp::actions::{Action, OFPP_NORMAL};
+use ofproto::ofp::flow::command;
+use ofproto::ofp::instructions::Instruction;
+use ofproto::table::key::XKey;
+use ofproto::table::{FlowModError, FlowModOutcome, FlowModSpec};
+use ofproto::xlate::{format, Pipeline, PortMap, XlateOut};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Executes datapath actions on a packet (PACKET_OUT): packet, OpenFlow
+/// in_port's datapath port, actions.
+pub type Executor = Arc<dyn Fn(DpPacket, u32, Vec<OdpAction>) -> Result<(), String> + Send + Sync>;
+
+/// A port as the OpenFlow connection reports it.
+#[derive(Clone)]
+pub struct OfPort {
+    /// OpenFlow port number (65534 = LOCAL).
+    pub ofport: u32,
+    /// Datapath port number.
+    pub odp_port: u32,
+    /// Interface name.
+    pub name: String,
+    /// The device (MAC, state, statistics).
+    pub netdev: Arc<dyn Netdev>,
+}
+
+/// One bridge's OpenFlow switch; see the module documentation.
+pub struct OpenFlowBridge {
+    name: String,
+    /// Tables, ports, NORMAL and recirculation ids.
+    pub pipe: Pipeline,
+    start: Instant,
+    port_seq: AtomicU64,
+    /// Per megaflow: (packets, bytes) already credited to rules.
+    credited: Mutex<HashMap<Ufid, (u64, u64)>>,
+    ports: RwLock<Vec<OfPort>>,
+    /// `Bridge.datapath_id` as a number.
+    pub datapath_id: AtomicU64,
+    executor: RwLock<Option<Executor>>,
+}
+
+/// `Port.vlan_mode` text to NORMAL's mode.
+fn vlan_mode(s: Option<&str>) -> Option<VlanMode> {
+    match s? {
+        "trunk" => Some(VlanMode::Trunk),
+        "access" => Some(VlanMode::Access),
+        "native-tagged" => Some(VlanMode::NativeTagged),
+        "native-untagged" => Some(VlanMode::NativeUntagged),
+        _ => None,
+    }
+}
+
+/// The default flow of a bridge without controller: `priority=0
+/// actions=NORMAL` in table 0.
+pub fn default_flow() -> FlowModSpec {
+    FlowModSpec {
+        command: command::ADD,
+        table_id: 0,
+        priority: 0,
+        value: XKey::default(),
+        mask: XKey::default(),
+        cookie: 0,
+        cookie_mask: 0,
+        new_cookie: None,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        flags: 0,
+        importance: 0,
+        out_port: ofproto::ofp::actions::OFPP_ANY,
+        instructions: vec![Instruction::ApplyActions(vec![Action::Output {
+            port: OFPP_NORMAL,
+            max_len: 0,
+        }])],
+        modify_may_add: false,
+    }
+}
+
+impl OpenFlowBridge {
+    /// Bridge `name` with the default NORMAL flow.
+    pub fn new(name: &str) -> OpenFlowBridge {
+        let b = OpenFlowBridge {
+            name: name.to_string(),
+            pipe: Pipeline::new(name),
+            start: Instant::now(),
+            port_seq: AtomicU64::new(0),
+            credited: Mutex::new(HashMap::new()),
+            ports: RwLock::new(Vec::new()),
+            datapath_id: AtomicU64::new(0),
+            executor: RwLock::new(None),
+        };
+        let _ = b.pipe.tables.write().apply(&default_flow(), 0);
+        b
+    }
+
+    /// The bridge name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Monotonic ns since the bridge was created (the clock of rule
+    /// timestamps).
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    /// Applies one flow_mod.
+    pub fn flow_mod(&self, fm: &FlowModSpec) -> Result<FlowModOutcome, FlowModError> {
+        let now = self.now_ns();
+        self.pipe.tables.write().apply(fm, now)
+    }
+
+    /// Applies flow_mods atomically (bundle commit).
+    pub fn flow_mods_atomic(
+        &self,
+        fms: &[FlowModSpec],
+    ) -> Result<Vec<FlowModOutcome>, (usize, FlowModError)> {
+        let now = self.now_ns();
+        self.pipe.tables.write().apply_all(fms, now)
+    }
+
+    /// The ports with their devices, by OpenFlow number.
+    pub fn of_ports(&self) -> Vec<OfPort> {
+        let mut v = self.ports.read().clone();
+        v.sort_by_key(|p| p.ofport);
+        v
+    }
+
+    /// Sets the devices behind the ports (for port descriptions/statistics).
+    pub fn set_of_ports(&self, ports: Vec<OfPort>) {
+        *self.ports.write() = ports;
+    }
+
+    /// Sets how PACKET_OUT actions reach the datapath.
+    pub fn set_executor(&self, e: Executor) {
+        *self.executor.write() = Some(e);
+    }
+
+    /// Runs `pkt` through the pipeline as if received on OpenFlow port
+    /// `in_port`, with `actions` as the first actions (PACKET_OUT), and
+    /// executes the resulting datapath actions.
+    pub fn packet_out(&self, data: &[u8], in_port: u32, actions: &[Action]) -> Result<(), String> {
+        let exec = self.executor.read().clone().ok_or("no datapath")?;
+        let mut pkt = DpPacket::from_slice(data);
+        let mut flow = dp_core::extract::extract_flow(&mut pkt);
+        let ports = self.pipe.ports.read().clone();
+        let in_of = if in_port == 0xfffe {
+            ofproto::ofp::actions::OFPP_LOCAL
+        } else {
+            in_port
+        };
+        let odp_in = ports.odp(in_of).unwrap_or(0);
+        flow.set(fields::IN_PORT, odp_in as u64);
+        let x = self
+            .pipe
+            .xlate_actions(&flow, in_of, actions, self.now_ns());
+        exec(pkt, odp_in, x.actions)
+    }
+
+    /// `ofproto/trace` text for datapath flow `flow`.
+    pub fn trace(&self, flow: &Flow) -> String {
+        let x = self.pipe.xlate(flow, self.now_ns(), false, true);
+        let mut s = format!(
+            "Flow: {}\n\nbridge(\"{}\")\n{}\n",
+            dp_core::odp_text::format_match(&dp_core::matches::Match {
+                key: flow.clone(),
+                mask: Flow::exact(),
+            }),
+            self.name,
+            "-".repeat(self.name.len() + 10)
+        );
+        for l in &x.trace {
+            s.push(' ');
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "\nFinal flow: unchanged\nMegaflow: {}\nDatapath actions: {}\n",
+            dp_core::odp_text::format_match(&dp_core::matches::Match {
+                key: flow.masked(&x.mask),
+                mask: x.mask.clone(),
+            }),
+            format::format_odp_actions(&x.actions)
+        ));
+        s
+    }
+
+    /// `bridge/dump-flows` text (OVS `ofproto_unixctl_dump_flows`: one line
+    /// per rule, `duration=..., n_packets=..., n_bytes=..., priority=...,
+    /// MATCH,actions=...`).
+    pub fn dump_flows(&self) -> String {
+        let now = self.now_ns();
+        let t = self.pipe.tables.read();
+        let mut out = String::new();
+        for r in t.select(
+            0xff,
+            &XKey::default(),
+            &XKey::default(),
+            None,
+            0,
+            0,
+            ofproto::ofp::actions::OFPP_ANY,
+        ) {
+            let m = format::format_match(&r.value, &r.mask);
+            let secs = now.saturating_sub(r.created_ns) as f64 / 1e9;
+            let mut line = format!("duration={secs:.3}s, ");
+            if r.table_id != 0 {
+                line.push_str(&format!("table_id={}, ", r.table_id));
+            }
+            line.push_str(&format!(
+                "n_packets={}, n_bytes={}, priority={}",
+                r.packets.load(Ordering::Relaxed),
+                r.bytes.load(Ordering::Relaxed),
+                r.priority
+            ));
+            if !m.is_empty() {
+                line.push(',');
+                line.push_str(&m);
+            }
+            line.push_str(&format!(
+                ",actions={}\n",
+                format::format_instructions(&r.instructions)
+            ));
+            out.push_str(&line);
+        }
+        out
+    }
+
+    fn credit(&self, x: &XlateOut, packets: u64, bytes: u64) {
+        if packets == 0 {
+            return;
+        }
+        let now = self.now_ns();
+        let t = self.pipe.tables.read();
+        for (tid, id) in &x.rules {
+            if let Some(r) = t.rule(*tid, *id) {
+                r.credit(packets, bytes, now);
+            }
+        }
+    }
+}
+
+impl BridgeNormal for OpenFlowBridge {
+    fn upcall(&self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
+        let x = self.pipe.xlate(flow, self.now_ns(), true, false);
+        self.credit(&x, 1, pkt.len() as u64);
+        Ok(Upcall {
+            actions: x.actions,
+            mask: Some(x.mask),
+            ufid: None,
+        })
+    }
+
+    fn revalidate(&self, key: &Flow) -> Option<Vec<OdpAction>> {
+        Some(self.pipe.xlate(key, self.now_ns(), false, false).actions)
+    }
+
+    fn revalidate_flow(
+        &self,
+        ufid: &Ufid,
+        key: &Flow,
+        mask: &Flow,
+        actions: &[OdpAction],
+        packets: u64,
+        bytes: u64,
+    ) -> bool {
+        let x = self.pipe.xlate(key, self.now_ns(), false, false);
+        let (dp, db) = {
+            let mut c = self.credited.lock();
+            if c.len() > 100_000 {
+                c.clear();
+            }
+            let prev = c.insert(*ufid, (packets, bytes)).unwrap_or((0, 0));
+            (packets.saturating_sub(prev.0), bytes.saturating_sub(prev.1))
+        };
+        self.credit(&x, dp, db);
+        let narrower = (0..dp_core::flow::FLOW_WORDS).all(|i| x.mask.w[i] & !mask.w[i] == 0);
+        x.actions == actions && narrower
+    }
+
+    fn touch(&self, key: &Flow) {
+        // Keep NORMAL's source MAC alive only if it is still learned.
+        let in_port = key.get(fields::IN_PORT) as u32;
+        let tci = key.get(fields::VLAN0_TCI) as u16;
+        let vid = tci & dp_core::flow::VLAN_VID_MASK;
+        let normal = &self.pipe.normal;
+        let vlan = if tci & dp_core::flow::VLAN_CFI != 0 && vid != 0 {
+            vid
+        } else {
+            normal
+                .ports()
+                .iter()
+                .find(|(_, odp, ..)| *odp == in_port)
+                .and_then(|(.., v)| match v.mode {
+                    Some(VlanMode::Trunk) => None,
+                    _ => v.tag,
+                })
+                .unwrap_or(0)
+        };
+        let src = dp_core::flow::u64_to_mac(key.get(fields::ETH_SRC));
+        if normal.fdb_lookup(src, vlan).is_some() {
+            let _ = self.pipe.xlate(key, self.now_ns(), true, false);
+        }
+    }
+
+    fn set_ports(&self, ports: Vec<BridgePort>) {
+        let normal = &self.pipe.normal;
+        let current = normal.ports();
+        for (ofport, ..) in &current {
+            if !ports.iter().any(|p| p.ofport == *ofport) {
+                normal.remove_port(*ofport);
+            }
+        }
+        for p in &ports {
+            let vlan = PortVlan {
+                mode: vlan_mode(p.vlan_mode.as_deref()),
+                tag: p.tag,
+                trunks: p.trunks.clone(),
+            };
+            let same = current.iter().any(|(o, d, n, v)| {
+                *o == p.ofport && *d == p.odp_port && *n == p.name && *v == vlan
+            });
+            if !same {
+                normal.set_port(p.ofport, p.odp_port, &p.name, vlan);
+            }
+        }
+        let mut map = PortMap::new();
+        for p in &ports {
+            map.insert(p.ofport, p.odp_port, &p.name);
+        }
+        let mut cur = self.pipe.ports.write();
+        let old: Vec<_> = cur.iter().map(|(a, b, c)| (a, b, c.to_string())).collect();
+        let new: Vec<_> = map.iter().map(|(a, b, c)| (a, b, c.to_string())).collect();
+        if old != new {
+            *cur = map;
+            self.port_seq.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    fn set_mac_config(&self, aging_secs: u64, max_entries: usize) {
+        self.pipe
+            .normal
+            .set_mac_aging(aging_secs.min(u32::MAX as u64) as u32);
+        self.pipe.normal.set_mac_table_size(max_entries);
+    }
+
+    fn run(&self) -> bool {
+        let before = self.generation();
+        self.pipe.normal.run_aging(self.now_ns());
+        let now = self.now_ns();
+        let expired = self.pipe.tables.write().expire(now);
+        drop(expired);
+        self.generation() != before
+    }
+
+    fn generation(&self) -> u64 {
+        self.pipe.normal.mac_seq()
+            + self.pipe.tables.read().version
+            + self.port_seq.load(Ordering::Acquire)
+    }
+
+    fn fdb_show(&self) -> String {
+        self.pipe.normal.fdb_show(self.now_ns())
+    }
+
+    fn fdb_flush(&self) {
+        self.pipe.normal.fdb_flush();
+    }
+
+    fn fdb_len(&self) -> usize {
+        self.pipe.normal.fdb_stats().current
+    }
+}
+
+/// Registers `ofproto/trace BRIDGE FLOW` (FLOW in datapath syntax, e.g.
+/// `in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(...)`) and
+/// `bridge/dump-flows BRIDGE`.
+pub fn register_appctl(cmds: &crate::unixctl::Commands, sw: Arc<Mutex<crate::bridge::Switch>>) {
+    let s2 = sw.clone();
+    cmds.register("ofproto/trace", "BRIDGE FLOW", 2, 2, move |a| {
+        let of = s2
+            .lock()
+            .bridges
+            .get(&a[0])
+            .map(|b| b.openflow.clone())
+            .ok_or_else(|| format!("{}: unknown bridge", a[0]))?;
+        let m = dp_core::odp_text::parse_match(&a[1]).map_err(|e| format!("{e}"))?;
+        Ok(of.trace(&m.key))
+    });
+    cmds.register("bridge/dump-flows", "BRIDGE", 1, 1, move |a| {
+        let of = sw
+            .lock()
+            .bridges
+            .get(&a[0])
+            .map(|b| b.openflow.clone())
+            .ok_or_else(|| format!("no bridge named {}", a[0]))?;
+        Ok(of.dump_flows())
+    });
+}
