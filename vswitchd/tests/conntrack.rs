@@ -219,13 +219,10 @@ fn zone_timeout_policies_from_the_database() {
     assert!(removed.is_some(), "{}", e.log());
 }
 
-/// Connections created by traffic, shown by `dump-conntrack` and removed by
-/// `flush-conntrack`. Needs OpenFlow `ct()` rules (`ovs-ofctl add-flow ...
-/// actions=ct(commit),normal`), which the OpenFlow tables work adds; the
-/// daemon's datapath only tracks packets whose actions contain `ct`. Enable
-/// after merging that work.
+/// Connections created by traffic through OpenFlow `ct()` rules programmed
+/// with `ovs-ofctl`, shown by `dump-conntrack` and removed by
+/// `flush-conntrack`.
 #[test]
-#[ignore = "needs OpenFlow ct() flows (OpenFlow tables work, merged separately)"]
 fn traffic_creates_connections() {
     if !can_run("traffic_creates_connections") {
         return;
@@ -244,7 +241,7 @@ fn traffic_creates_connections() {
         "table=1,ip,ct_state=+trk+est,actions=normal",
         "priority=0,actions=normal",
     ] {
-        sh(&["ovs-ofctl", "add-flow", &br, f]);
+        e.ofctl(&["add-flow", &br, f]).unwrap();
     }
     assert!(a.ping("10.77.0.2", 10));
     let dump = ok(&e, &["dpctl/dump-conntrack"]);

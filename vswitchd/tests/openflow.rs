@@ -7,25 +7,10 @@
 mod common;
 
 use common::{can_run, traffic_lock, unique, Env, Ns};
-use std::process::Command;
 
 /// `ovs-ofctl ARGS` against the test's run directory.
 fn ofctl(e: &Env, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("ovs-ofctl")
-        .env("OVS_RUNDIR", &e.dir)
-        .arg("--timeout=10")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "ovs-ofctl {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        ))
-    }
+    e.ofctl(args)
 }
 
 /// `dump-flows` output without the reply header, the volatile fields
@@ -543,7 +528,6 @@ fn vlan_push_and_pop_between_two_ports() {
 /// packet `+trk+inv` and nothing is admitted. Verified to pass when
 /// `Switch::new` hands `conntrack::Conntrack` to `Datapath::new`.
 #[test]
-#[ignore = "needs conntrack wired into rvs-vswitchd (ct marks +inv without it)"]
 fn stateful_firewall_admits_replies_and_blocks_unsolicited() {
     if !can_run("stateful_firewall_admits_replies_and_blocks_unsolicited") {
         return;

@@ -266,6 +266,26 @@ impl Env {
         }
     }
 
+    /// `ovs-ofctl --timeout=10 ARGS` against the test's run directory (so
+    /// a bridge name reaches `$OVS_RUNDIR/BRIDGE.mgmt`).
+    pub fn ofctl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("ovs-ofctl")
+            .env("OVS_RUNDIR", &self.dir)
+            .arg("--timeout=10")
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "ovs-ofctl {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            ))
+        }
+    }
+
     /// `ovs-appctl --timeout=20 ARGS` (target found through the pidfile in
     /// `$OVS_RUNDIR`, as operators use it).
     pub fn appctl(&self, args: &[&str]) -> Result<String, String> {
