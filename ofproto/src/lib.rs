@@ -7,6 +7,8 @@
 //! * [`normal`]: the `NORMAL` action, OVS's MAC-learning L2 switch with VLAN
 //!   access/trunk semantics (`ofproto/ofproto-dpif-xlate.c`,
 //!   `lib/mac-learning.c`).
+//! * [`group`] and [`meter`]: the group table (OpenFlow 1.3.5 section
+//!   5.6) and meter table (section 5.7).
 //! * [`ofp`]: the sans-IO OpenFlow 1.0-1.5 + Nicira wire codec. It never
 //!   touches sockets or clocks; a connection owner feeds received bytes to
 //!   [`ofp::Decoder`], gets `(Header, Message)` values (or a
@@ -32,6 +34,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod group;
+pub mod meter;
 pub mod normal;
 pub mod ofp;
 pub mod table;

@@ -3,6 +3,7 @@
 //! the threading rules.
 
 use crate::config::{parse_rxq_affinity, DpConfig};
+use crate::meter::Meters;
 use crate::sched::{self, RxqInfo};
 use crate::show;
 use crate::thread::{Cmd, PmdThread, PollQueue, PortMap, ThreadStats};
@@ -122,6 +123,7 @@ pub struct Datapath {
     ports: BTreeMap<OdpPort, PortEntry>,
     provider: Arc<dyn UpcallProvider>,
     conntrack: Option<Arc<dyn ConntrackHook>>,
+    meters: Arc<Meters>,
     pmds: BTreeMap<usize, ThreadHandle>,
     main: ThreadHandle,
     rxq_busy: HashMap<(OdpPort, usize), Arc<AtomicU64>>,
@@ -145,12 +147,14 @@ impl Datapath {
         conntrack: Option<Arc<dyn ConntrackHook>>,
     ) -> Datapath {
         let start = Instant::now();
-        let main = Self::spawn(&cfg, None, 0, &provider, &conntrack, start);
+        let meters = Arc::new(Meters::new());
+        let main = Self::spawn(&cfg, None, 0, &provider, &conntrack, &meters, start);
         let mut dp = Datapath {
             cfg: DpConfig::default(),
             ports: BTreeMap::new(),
             provider,
             conntrack,
+            meters,
             pmds: BTreeMap::new(),
             main,
             rxq_busy: HashMap::new(),
@@ -167,6 +171,7 @@ impl Datapath {
         txq: usize,
         provider: &Arc<dyn UpcallProvider>,
         conntrack: &Option<Arc<dyn ConntrackHook>>,
+        meters: &Arc<Meters>,
         start: Instant,
     ) -> ThreadHandle {
         let (tx, rx) = unbounded();
@@ -176,6 +181,7 @@ impl Datapath {
             cmds: rx,
             provider: provider.clone(),
             conntrack: conntrack.clone(),
+            meters: meters.clone(),
             fast: FastPathConfig {
                 emc_insert_inv_prob: cfg.emc_insert_inv_prob,
                 smc_enable: cfg.smc_enable,
@@ -210,6 +216,12 @@ impl Datapath {
     /// statistics' `used_ns`), for formatting `used:` in flow dumps.
     pub fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
+    }
+
+    /// The meters of the `meter(N)` action (configure them here; threads
+    /// see changes at their next batch).
+    pub fn meters(&self) -> Arc<Meters> {
+        self.meters.clone()
     }
 
     /// Current configuration.
@@ -255,6 +267,7 @@ impl Datapath {
                     next_txq,
                     &self.provider,
                     &self.conntrack,
+                    &self.meters,
                     self.start,
                 );
                 next_txq += 1;

@@ -33,6 +33,12 @@
 //! than one iteration, and packets already received are finished by the
 //! thread that received them.
 //!
+//! ## Meters
+//!
+//! [`meter::Meters`] ([`Datapath::meters`]) holds the token buckets of the
+//! `meter(N)` action; threads pick up changes through a generation number
+//! (see the module).
+//!
 //! ## Upcalls
 //!
 //! Misses go to an [`UpcallProvider`] (the switch layer: ofproto/xlate; until
@@ -44,6 +50,7 @@
 pub mod config;
 mod datapath;
 pub mod learning;
+pub mod meter;
 pub mod sched;
 mod show;
 mod thread;

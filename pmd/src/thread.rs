@@ -1,6 +1,7 @@
 //! One PMD thread (or the non-PMD thread): its poll loop, its fast path and
 //! the action context that connects the fast path to ports.
 
+use crate::meter::{MeterSnapshot, Meters};
 use crate::{ConntrackHook, UpcallProvider};
 use crossbeam_channel::{Receiver, Sender};
 use dp_core::actions::{ActionContext, CtAction, OdpAction, OdpPort, UserspaceAction};
@@ -106,6 +107,7 @@ struct Ctx<'a> {
     txq: usize,
     provider: &'a dyn UpcallProvider,
     conntrack: Option<&'a dyn ConntrackHook>,
+    meters: &'a MeterSnapshot,
     rng: &'a mut u64,
     start: Instant,
     stats: &'a mut ThreadStats,
@@ -175,6 +177,13 @@ impl ActionContext for Ctx<'_> {
         }
     }
 
+    fn meter(&mut self, meter_id: u32, now_ns: u64, batch: &mut PacketBatch) {
+        // An unknown meter passes everything, as in OVS's userspace datapath.
+        if let Some(m) = self.meters.get(&meter_id) {
+            m.run(now_ns, batch);
+        }
+    }
+
     fn random_u32(&mut self) -> u32 {
         // xorshift64*
         let mut x = *self.rng;
@@ -197,6 +206,7 @@ pub(crate) struct PmdThread {
     pub cmds: Receiver<Cmd>,
     pub provider: Arc<dyn UpcallProvider>,
     pub conntrack: Option<Arc<dyn ConntrackHook>>,
+    pub meters: Arc<Meters>,
     pub fast: FastPathConfig,
     pub flow_limit: usize,
     pub max_sleep_us: u64,
@@ -211,6 +221,8 @@ struct State {
     tx: HashMap<OdpPort, PacketBatch>,
     stats: ThreadStats,
     max_sleep_us: u64,
+    meters: MeterSnapshot,
+    meters_gen: u64,
 }
 
 impl State {
@@ -294,6 +306,7 @@ impl PmdThread {
             txq: self.txq,
             provider: &*self.provider,
             conntrack: self.conntrack.as_deref(),
+            meters: &st.meters,
             rng,
             start: self.start,
             stats: &mut st.stats,
@@ -317,6 +330,8 @@ impl PmdThread {
             tx: HashMap::new(),
             stats: ThreadStats::default(),
             max_sleep_us: self.max_sleep_us,
+            meters: self.meters.snapshot(),
+            meters_gen: self.meters.generation(),
         };
         st.fp.table.set_flow_limit(self.flow_limit);
         let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ self.txq as u64;
@@ -325,6 +340,13 @@ impl PmdThread {
         loop {
             let iter_start = Instant::now();
             let mut got = 0usize;
+            // One atomic load per iteration; the snapshot is re-read only
+            // when the control side changed the meters.
+            let g = self.meters.generation();
+            if g != st.meters_gen {
+                st.meters = self.meters.snapshot();
+                st.meters_gen = g;
+            }
             for q in &st.polls {
                 let t0 = Instant::now();
                 match q.netdev.rx_burst(q.qid, &mut rx) {
@@ -340,6 +362,7 @@ impl PmdThread {
                             txq: self.txq,
                             provider: &*self.provider,
                             conntrack: self.conntrack.as_deref(),
+                            meters: &st.meters,
                             rng: &mut rng,
                             start: self.start,
                             stats: &mut st.stats,

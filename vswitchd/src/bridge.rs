@@ -344,6 +344,7 @@ impl Switch {
                 vlog::info("bridge", format!("bridge {name}: added"));
                 let of = Arc::new(OpenFlowBridge::new(name));
                 let ex = self.dp.executor();
+                of.set_meters(self.dp.meters());
                 of.set_executor(Arc::new(move |pkt, in_port, acts| {
                     ex.execute(pkt, in_port, acts).map_err(|e| e.to_string())
                 }));

@@ -19,8 +19,8 @@ use ofproto::ofp::flow::Match;
 use ofproto::ofp::hello::negotiate;
 use ofproto::ofp::msgs::{ErrorMsg, Message};
 use ofproto::ofp::multipart::{
-    mp_type, Desc, FlowStats, FlowStatsRequest, MpRepBody, MpReqBody, MultipartReply, PortStats,
-    TableStats,
+    mp_type, Desc, FlowStats, FlowStatsRequest, GroupDesc, GroupStats, MeterConfig, MeterStats,
+    MpRepBody, MpReqBody, MultipartReply, PortStats, TableStats,
 };
 use ofproto::ofp::nicira::NxMsg;
 use ofproto::ofp::switch::{bundle_ctrl, BundleControl, FeaturesReply, Port, SwitchConfig};
@@ -260,6 +260,14 @@ impl Conn {
                     }),
                 ),
                 _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestExpType)),
+            },
+            Message::GroupMod(gm) => match self.br.group_mod(&gm) {
+                Ok(()) => true,
+                Err(e) => self.error(h, frame, &e),
+            },
+            Message::MeterMod(mm) => match self.br.meter_mod(&mm) {
+                Ok(()) => true,
+                Err(e) => self.error(h, frame, &e),
             },
             Message::MultipartRequest(r) => self.multipart(h, r, frame),
             Message::BundleControl(b) => self.bundle_control(h, b, frame),
@@ -520,6 +528,137 @@ impl Conn {
                     })
                     .collect();
                 self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Port(stats)])
+            }
+            (mp_type::GROUP, body) if v >= 2 => {
+                let want = match body {
+                    MpReqBody::Id(id) => id,
+                    _ => ofproto::group::OFPG_ALL,
+                };
+                let tables = self.br.pipe.tables.read();
+                let groups = self.br.pipe.groups.read();
+                let stats: Vec<GroupStats> = groups
+                    .groups
+                    .values()
+                    .filter(|g| want == ofproto::group::OFPG_ALL || want == g.id)
+                    .map(|g| {
+                        let d = now.saturating_sub(g.created_ns);
+                        let refs = tables
+                            .tables
+                            .iter()
+                            .flat_map(|t| t.rules.values())
+                            .filter(|r| r.uses_group(g.id))
+                            .count();
+                        GroupStats {
+                            group_id: g.id,
+                            ref_count: refs as u32,
+                            packet_count: g.packets.load(Ordering::Relaxed),
+                            byte_count: g.bytes.load(Ordering::Relaxed),
+                            duration_sec: (d / 1_000_000_000) as u32,
+                            duration_nsec: (d % 1_000_000_000) as u32,
+                            buckets: g.bucket_counters(),
+                        }
+                    })
+                    .collect();
+                drop((groups, tables));
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Group(stats)])
+            }
+            (mp_type::GROUP_DESC, _) if v >= 2 => {
+                let descs: Vec<GroupDesc> = self
+                    .br
+                    .pipe
+                    .groups
+                    .read()
+                    .groups
+                    .values()
+                    .map(|g| GroupDesc {
+                        group_type: g.group_type,
+                        group_id: g.id,
+                        buckets: g.buckets.clone(),
+                    })
+                    .collect();
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::GroupDesc(descs)])
+            }
+            (mp_type::GROUP_FEATURES, _) if v >= 2 => {
+                // types (all four), capabilities (select weight, liveness,
+                // chaining), max_groups[4], actions[4] (OpenFlow 1.3.5
+                // section 7.3.5.11).
+                let mut b = Vec::new();
+                b.extend_from_slice(&0xfu32.to_be_bytes());
+                b.extend_from_slice(&0x7u32.to_be_bytes());
+                for _ in 0..4 {
+                    b.extend_from_slice(&ofproto::group::OFPG_MAX.to_be_bytes());
+                }
+                for _ in 0..4 {
+                    b.extend_from_slice(&0x03ff_ffffu32.to_be_bytes());
+                }
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Raw(b)])
+            }
+            (mp_type::METER | mp_type::METER_CONFIG, body) if v >= 4 => {
+                let want = match body {
+                    MpReqBody::Id(id) => id,
+                    _ => ofproto::meter::OFPM_ALL,
+                };
+                let meters: Vec<ofproto::meter::Meter> = self
+                    .br
+                    .pipe
+                    .meters
+                    .read()
+                    .meters
+                    .values()
+                    .filter(|m| want == ofproto::meter::OFPM_ALL || want == m.id)
+                    .cloned()
+                    .collect();
+                let body = if r.mp_type == mp_type::METER_CONFIG {
+                    MpRepBody::MeterConfig(
+                        meters
+                            .iter()
+                            .map(|m| MeterConfig {
+                                flags: m.flags,
+                                meter_id: m.id,
+                                bands: m.bands.clone(),
+                            })
+                            .collect(),
+                    )
+                } else {
+                    let tables = self.br.pipe.tables.read();
+                    let stats = meters
+                        .iter()
+                        .map(|m| {
+                            let flows = tables
+                                .tables
+                                .iter()
+                                .flat_map(|t| t.rules.values())
+                                .filter(|r| r.uses_meter(m.id))
+                                .count();
+                            let s = self.br.dp_meter_stats(m.dp_id).unwrap_or_default();
+                            let d = now.saturating_sub(m.created_ns);
+                            MeterStats {
+                                meter_id: m.id,
+                                flow_count: flows as u32,
+                                packet_in_count: s.packets_in,
+                                byte_in_count: s.bytes_in,
+                                duration_sec: (d / 1_000_000_000) as u32,
+                                duration_nsec: (d % 1_000_000_000) as u32,
+                                bands: (0..m.bands.len())
+                                    .map(|i| s.bands.get(i).copied().unwrap_or((0, 0)))
+                                    .collect(),
+                            }
+                        })
+                        .collect();
+                    MpRepBody::Meter(stats)
+                };
+                self.reply(h.xid, r.mp_type, false, vec![body])
+            }
+            (mp_type::METER_FEATURES, _) if v >= 4 => {
+                // max_meter, band_types (drop, dscp_remark), capabilities
+                // (kbps, pktps, burst, stats), max_bands, max_color
+                // (OpenFlow 1.3.5 section 7.3.5.13).
+                let mut b = Vec::new();
+                b.extend_from_slice(&pmd::meter::MAX_METERS.to_be_bytes());
+                b.extend_from_slice(&0x6u32.to_be_bytes());
+                b.extend_from_slice(&0xfu32.to_be_bytes());
+                b.extend_from_slice(&[8, 0, 0, 0]);
+                self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Raw(b)])
             }
             _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestMultipart)),
         }

@@ -16,10 +16,12 @@ use dp_core::flow::{fields, Flow};
 use dp_core::matches::Ufid;
 use dp_core::packet::DpPacket;
 use netdev::Netdev;
+use ofproto::meter::{Meter, MeterChange, OFPMBT_DROP, OFPMF_PKTPS};
 use ofproto::normal::{PortVlan, VlanMode};
 use ofproto::ofp::actions::{Action, OFPP_NORMAL};
 use ofproto::ofp::flow::command;
 use ofproto::ofp::instructions::Instruction;
+use ofproto::ofp::switch::{GroupMod, MeterMod};
 use ofproto::table::key::XKey;
 use ofproto::table::{FlowModError, FlowModOutcome, FlowModSpec};
 use ofproto::xlate::{format, Pipeline, PortMap, XlateOut};
@@ -59,6 +61,27 @@ pub struct OpenFlowBridge {
     /// `Bridge.datapath_id` as a number.
     pub datapath_id: AtomicU64,
     executor: RwLock<Option<Executor>>,
+    meters: RwLock<Option<Arc<pmd::meter::Meters>>>,
+}
+
+/// The datapath configuration of OpenFlow meter `m`.
+pub fn dp_meter_config(m: &Meter) -> pmd::meter::MeterConfig {
+    pmd::meter::MeterConfig {
+        pktps: m.flags & OFPMF_PKTPS != 0,
+        bands: m
+            .bands
+            .iter()
+            .map(|b| pmd::meter::BandConfig {
+                kind: if b.band_type == OFPMBT_DROP {
+                    pmd::meter::BandKind::Drop
+                } else {
+                    pmd::meter::BandKind::DscpRemark
+                },
+                rate: b.rate,
+                burst: m.burst(b),
+            })
+            .collect(),
+    }
 }
 
 /// `Port.vlan_mode` text to NORMAL's mode.
@@ -109,6 +132,7 @@ impl OpenFlowBridge {
             ports: RwLock::new(Vec::new()),
             datapath_id: AtomicU64::new(0),
             executor: RwLock::new(None),
+            meters: RwLock::new(None),
         };
         let _ = b.pipe.tables.write().apply(&default_flow(), 0);
         b
@@ -155,6 +179,57 @@ impl OpenFlowBridge {
     /// Sets how PACKET_OUT actions reach the datapath.
     pub fn set_executor(&self, e: Executor) {
         *self.executor.write() = Some(e);
+    }
+
+    /// Sets the datapath meters that enforce this bridge's OpenFlow meters.
+    pub fn set_meters(&self, m: Arc<pmd::meter::Meters>) {
+        *self.meters.write() = Some(m);
+    }
+
+    /// Applies a GROUP_MOD (OpenFlow 1.3.5 section 7.3.4.2); deleting a
+    /// group deletes the flows that use it.
+    pub fn group_mod(&self, gm: &GroupMod) -> Result<(), FlowModError> {
+        let now = self.now_ns();
+        let mut tables = self.pipe.tables.write();
+        let gone = self.pipe.groups.write().apply(gm, now)?;
+        for g in gone {
+            tables.remove_where(|r| r.uses_group(g));
+        }
+        Ok(())
+    }
+
+    /// Applies a METER_MOD (OpenFlow 1.3.5 section 7.3.4.4) and mirrors it
+    /// into the datapath meters; deleting a meter deletes the flows that
+    /// use it.
+    pub fn meter_mod(&self, mm: &MeterMod) -> Result<(), FlowModError> {
+        let now = self.now_ns();
+        let dpm = self.meters.read().clone();
+        let mut tables = self.pipe.tables.write();
+        let change = self.pipe.meters.write().apply(mm, now, || match &dpm {
+            Some(d) => d.alloc(),
+            None => Some(0),
+        })?;
+        match change {
+            MeterChange::Set(m) => {
+                if let Some(d) = &dpm {
+                    d.set(m.dp_id, &dp_meter_config(&m));
+                }
+            }
+            MeterChange::Deleted(ms) => {
+                for m in ms {
+                    if let Some(d) = &dpm {
+                        d.del(m.dp_id);
+                    }
+                    tables.remove_where(|r| r.uses_meter(m.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Datapath counters of the datapath meter `dp_id`.
+    pub fn dp_meter_stats(&self, dp_id: u32) -> Option<pmd::meter::MeterStats> {
+        self.meters.read().as_ref()?.stats(dp_id)
     }
 
     /// Runs `pkt` through the pipeline as if received on OpenFlow port
@@ -258,6 +333,43 @@ impl OpenFlowBridge {
                 r.credit(packets, bytes, now);
             }
         }
+        drop(t);
+        let g = self.pipe.groups.read();
+        for (gid, bucket) in &x.groups {
+            if let Some(gr) = g.get(*gid) {
+                gr.credit(*bucket, packets, bytes);
+            }
+        }
+    }
+
+    /// Updates port liveness (fast-failover watch ports) from the devices'
+    /// link state; true if it changed.
+    fn update_liveness(&self) -> bool {
+        let states: Vec<(u32, bool)> = self
+            .ports
+            .read()
+            .iter()
+            .map(|p| {
+                let of = if p.ofport == 0xfffe {
+                    ofproto::ofp::actions::OFPP_LOCAL
+                } else {
+                    p.ofport
+                };
+                (of, p.netdev.link_state().to_string() == "up")
+            })
+            .collect();
+        let changed = {
+            let pm = self.pipe.ports.read();
+            states.iter().any(|&(of, up)| pm.is_live(of) != up)
+        };
+        if changed {
+            let mut pm = self.pipe.ports.write();
+            for (of, up) in states {
+                pm.set_live(of, up);
+            }
+            self.port_seq.fetch_add(1, Ordering::Release);
+        }
+        changed
     }
 }
 
@@ -371,12 +483,15 @@ impl BridgeNormal for OpenFlowBridge {
         let now = self.now_ns();
         let expired = self.pipe.tables.write().expire(now);
         drop(expired);
+        self.update_liveness();
         self.generation() != before
     }
 
     fn generation(&self) -> u64 {
         self.pipe.normal.mac_seq()
             + self.pipe.tables.read().version
+            + self.pipe.groups.read().version
+            + self.pipe.meters.read().version
             + self.port_seq.load(Ordering::Acquire)
     }
 

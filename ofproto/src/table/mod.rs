@@ -150,6 +150,32 @@ impl Rule {
         })
     }
 
+    /// True if the rule uses group `g` (group action, nested in clone too).
+    pub fn uses_group(&self, g: u32) -> bool {
+        fn walk(acts: &[Action], g: u32) -> bool {
+            acts.iter().any(|a| match a {
+                Action::Group(x) => *x == g,
+                Action::Clone(v) => walk(v, g),
+                _ => false,
+            })
+        }
+        self.instructions.iter().any(|i| match i {
+            Instruction::ApplyActions(a) | Instruction::WriteActions(a) => walk(a, g),
+            _ => false,
+        })
+    }
+
+    /// True if the rule uses meter `m` (meter instruction or action).
+    pub fn uses_meter(&self, m: u32) -> bool {
+        self.instructions.iter().any(|i| match i {
+            Instruction::Meter(x) => *x == m,
+            Instruction::ApplyActions(a) | Instruction::WriteActions(a) => {
+                a.iter().any(|a| matches!(a, Action::Meter(x) if *x == m))
+            }
+            _ => false,
+        })
+    }
+
     /// True if the rule outputs to OpenFlow port `port` (OFPP_ANY: always).
     pub fn outputs_to(&self, port: u32) -> bool {
         fn walk(acts: &[Action], port: u32) -> bool {
@@ -603,6 +629,31 @@ impl Tables {
         }
         *self = trial;
         Ok(outs)
+    }
+
+    /// Removes every rule whose actions (or instructions) satisfy `pred`:
+    /// flows using a deleted group or meter (OpenFlow 1.3.5 sections
+    /// 6.5 and 6.6). Returns them.
+    pub fn remove_where(&mut self, pred: impl Fn(&Rule) -> bool) -> Vec<Rule> {
+        let ids: Vec<(usize, u64)> = self
+            .tables
+            .iter()
+            .enumerate()
+            .flat_map(|(t, tab)| {
+                tab.rules
+                    .values()
+                    .filter(|r| pred(r))
+                    .map(move |r| (t, r.id))
+            })
+            .collect();
+        let out: Vec<Rule> = ids
+            .into_iter()
+            .filter_map(|(t, id)| self.tables[t].remove(id))
+            .collect();
+        if !out.is_empty() {
+            self.version += 1;
+        }
+        out
     }
 
     /// Rule `id` in table `table_id`.

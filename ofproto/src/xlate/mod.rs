@@ -26,6 +26,10 @@ pub mod format;
 #[cfg(test)]
 mod tests;
 
+use crate::group::{
+    GroupTable, SelectionMethod, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT,
+};
+use crate::meter::MeterTable;
 use crate::normal::NormalBridge;
 use crate::ofp::actions::{
     port_from_of10, Action, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT,
@@ -36,7 +40,9 @@ use crate::ofp::nx_actions::{Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
 use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
 use crate::table::Tables;
-use dp_core::actions::{CtAction, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction};
+use dp_core::actions::{
+    CtAction, HashAlg, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction,
+};
 use dp_core::flow::{fields as f, u64_to_mac, Field as DpField, Flow, VLAN_CFI};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -50,6 +56,7 @@ pub const MAX_DEPTH: u32 = 64;
 pub struct PortMap {
     by_of: BTreeMap<u32, (u32, String)>,
     of_by_odp: HashMap<u32, u32>,
+    down: std::collections::HashSet<u32>,
 }
 
 impl PortMap {
@@ -81,6 +88,21 @@ impl PortMap {
         self.by_of.iter().map(|(&o, (d, n))| (o, *d, n.as_str()))
     }
 
+    /// Marks OpenFlow port `of` live (link up) or not; ports start live.
+    /// Fast-failover groups watch this (OpenFlow 1.3.5 section 6.5).
+    pub fn set_live(&mut self, of: u32, live: bool) {
+        if live {
+            self.down.remove(&of);
+        } else {
+            self.down.insert(of);
+        }
+    }
+
+    /// True if `of` exists and is live.
+    pub fn is_live(&self, of: u32) -> bool {
+        self.by_of.contains_key(&of) && !self.down.contains(&of)
+    }
+
     /// OpenFlow port named `name`.
     pub fn by_name(&self, name: &str) -> Option<u32> {
         self.by_of
@@ -90,15 +112,40 @@ impl PortMap {
     }
 }
 
-/// State frozen at a `ct(table=N)` recirculation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// State frozen at a recirculation: `ct(table=N)` (resume in table N) or a
+/// `dp_hash` select group (resume by choosing the group's bucket, then the
+/// rest of the frozen actions, the goto and the action set; OVS
+/// `struct frozen_state`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Frozen {
-    /// Table to resume in.
+    /// Table to resume in (or that was being translated, for a group).
     pub table: u8,
     /// Metadata and registers ([`XKey::meta`]).
     pub meta: [u64; META_WORDS],
     /// OpenFlow in_port at the time.
     pub in_port: u32,
+    /// `dp_hash` select group to resume in.
+    pub group: Option<u32>,
+    /// Actions after the group action in its list.
+    pub rest: Vec<Action>,
+    /// `goto_table` pending after the group's apply-actions.
+    pub goto: Option<u8>,
+    /// The action set at the time.
+    pub action_set: Vec<Action>,
+}
+
+impl std::hash::Hash for Frozen {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.table.hash(h);
+        self.meta.hash(h);
+        self.in_port.hash(h);
+        self.group.hash(h);
+        self.goto.hash(h);
+        // Actions have no Hash; their debug form identifies them.
+        if !self.rest.is_empty() || !self.action_set.is_empty() {
+            format!("{:?}{:?}", self.rest, self.action_set).hash(h);
+        }
+    }
 }
 
 /// Recirculation ids of a bridge (OVS `ofproto/ofproto-dpif-rid.c`).
@@ -139,6 +186,10 @@ pub struct XlateEnv<'a> {
     pub normal: &'a NormalBridge,
     /// Recirculation ids.
     pub recirc: &'a Mutex<RecircTable>,
+    /// Groups.
+    pub groups: &'a GroupTable,
+    /// Meters.
+    pub meters: &'a MeterTable,
     /// Monotonic time, ns (for NORMAL's MAC aging).
     pub now_ns: u64,
     /// Let NORMAL learn (upcalls) or not (revalidation).
@@ -156,6 +207,8 @@ pub struct XlateOut {
     pub mask: Flow,
     /// Rules that matched, as `(table, rule id)`, in order.
     pub rules: Vec<(u8, u64)>,
+    /// Groups executed, as `(group id, bucket index)` (statistics).
+    pub groups: Vec<(u32, Option<usize>)>,
     /// Trace lines (when asked for).
     pub trace: Vec<String>,
 }
@@ -167,11 +220,18 @@ struct Ctx<'a, 'e> {
     wc: XKey,
     odp: Vec<OdpAction>,
     rules: Vec<(u8, u64)>,
+    groups: Vec<(u32, Option<usize>)>,
     trace: Vec<String>,
     depth: u32,
     exit: bool,
     table: u8,
     action_set: Vec<Action>,
+    /// goto_table of the rule whose apply-actions run now.
+    pending_goto: Option<u8>,
+    /// A `dp_hash` group froze the rest of the translation; the state is
+    /// completed (action set, metadata) and given its recirculation id at
+    /// the end.
+    frozen: Option<Frozen>,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -213,12 +273,16 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         (None, None) => ok = false,
     }
     let rid = flow.get(f::RECIRC_ID) as u32;
+    let mut resume = None;
     if rid != 0 {
         match env.recirc.lock().get(rid) {
             Some(fr) => {
                 key.meta = fr.meta;
                 key.flow.set(f::IN_PORT, fr.in_port as u64);
                 start = fr.table;
+                if fr.group.is_some() {
+                    resume = Some(fr.clone());
+                }
             }
             None => ok = false,
         }
@@ -230,27 +294,56 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         wc,
         odp: Vec::new(),
         rules: Vec::new(),
+        groups: Vec::new(),
         trace: Vec::new(),
         depth: 0,
         exit: false,
         table: start,
         action_set: Vec::new(),
+        pending_goto: None,
+        frozen: None,
     };
     if ok {
-        if rid != 0 {
+        if let Some(fr) = resume {
             ctx.note(format!(
-                "resume conntrack with recirc_id=0x{rid:x} in table {start}"
+                "resume group {} with recirc_id=0x{rid:x}",
+                fr.group.unwrap_or(0)
             ));
+            ctx.action_set = fr.action_set.clone();
+            ctx.group(fr.group.unwrap_or(0), true);
+            if !ctx.exit && ctx.frozen.is_none() {
+                ctx.do_actions(&fr.rest);
+            }
+            if let Some(n) = fr.goto {
+                if !ctx.exit && ctx.frozen.is_none() {
+                    ctx.xlate_table(n);
+                }
+            }
+        } else {
+            if rid != 0 {
+                ctx.note(format!(
+                    "resume conntrack with recirc_id=0x{rid:x} in table {start}"
+                ));
+            }
+            match po {
+                Some((_, acts)) => ctx.do_actions(acts),
+                None => ctx.xlate_table(start),
+            }
         }
-        match po {
-            Some((_, acts)) => ctx.do_actions(acts),
-            None => ctx.xlate_table(start),
+        if ctx.frozen.is_none() {
+            let set = std::mem::take(&mut ctx.action_set);
+            if !set.is_empty() {
+                ctx.exit = false;
+                ctx.note("action set:".to_string());
+                ctx.do_actions(&set);
+            }
         }
-        let set = std::mem::take(&mut ctx.action_set);
-        if !set.is_empty() {
-            ctx.exit = false;
-            ctx.note("action set:".to_string());
-            ctx.do_actions(&set);
+        if let Some(mut fr) = ctx.frozen.take() {
+            fr.action_set = std::mem::take(&mut ctx.action_set);
+            fr.meta = ctx.key.meta;
+            let id = env.recirc.lock().id_for(fr);
+            ctx.odp.push(OdpAction::Recirc(id));
+            ctx.note(format!("    recirc(0x{id:x})"));
         }
     } else {
         ctx.note("no such port or recirculation id: drop".to_string());
@@ -275,6 +368,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         actions: ctx.odp,
         mask,
         rules: ctx.rules,
+        groups: ctx.groups,
         trace: ctx.trace,
     }
 }
@@ -345,17 +439,25 @@ impl Ctx<'_, '_> {
             Instruction::WriteMetadata { .. } => 4,
             Instruction::GotoTable(_) => 5,
         });
+        let goto_of_rule = ins.iter().find_map(|i| match i {
+            Instruction::GotoTable(n) => Some(*n),
+            _ => None,
+        });
+        let saved_goto = self.pending_goto.take();
         let mut goto = None;
         for i in ins {
             if self.exit {
                 break;
             }
             match i {
-                Instruction::Meter(_) => {}
+                Instruction::Meter(m) => self.meter(*m),
+                Instruction::ApplyActions(_) if self.frozen.is_some() => {}
                 Instruction::ApplyActions(a) => {
                     let a = a.clone();
                     self.depth += 1;
+                    self.pending_goto = goto_of_rule;
                     self.do_actions(&a);
+                    self.pending_goto = None;
                     self.depth -= 1;
                 }
                 Instruction::ClearActions => self.action_set.clear(),
@@ -366,8 +468,9 @@ impl Ctx<'_, '_> {
                 Instruction::GotoTable(n) => goto = Some(*n),
             }
         }
+        self.pending_goto = saved_goto;
         if let Some(n) = goto {
-            if !self.exit {
+            if !self.exit && self.frozen.is_none() {
                 self.depth += 1;
                 self.note(format!("goto_table:{n}"));
                 self.xlate_table(n);
@@ -378,14 +481,164 @@ impl Ctx<'_, '_> {
     }
 
     fn do_actions(&mut self, acts: &[Action]) {
-        for a in acts {
-            if self.exit {
+        for (i, a) in acts.iter().enumerate() {
+            if self.exit || self.frozen.is_some() {
                 break;
             }
             if self.env.trace && !matches!(a, Action::Note(_)) {
                 self.note(format::format_action(a));
             }
+            if let Action::Group(g) = a {
+                if self.needs_dp_hash(*g) {
+                    self.freeze_group(*g, &acts[i + 1..]);
+                    break;
+                }
+            }
             self.do_action(a);
+        }
+    }
+
+    /// True if group `g` is a `select` group using `dp_hash` (translation
+    /// recirculates to choose the bucket).
+    fn needs_dp_hash(&self, g: u32) -> bool {
+        self.env.groups.get(g).is_some_and(|gr| {
+            gr.group_type == OFPGT_SELECT
+                && gr.selection == SelectionMethod::DpHash
+                && gr.buckets.len() > 1
+        })
+    }
+
+    /// Emits `hash(l4(basis)),recirc(ID)` for `dp_hash` group `g`, freezing
+    /// the rest of the translation (OVS `xlate_dp_hash_select_group()`).
+    fn freeze_group(&mut self, g: u32, rest: &[Action]) {
+        let basis = self.env.groups.get(g).map_or(0, |gr| gr.basis as u32);
+        self.commit();
+        let state = Frozen {
+            table: self.table,
+            meta: self.key.meta,
+            in_port: self.in_port(),
+            group: Some(g),
+            rest: rest.to_vec(),
+            goto: if self.depth == 1 {
+                self.pending_goto
+            } else {
+                None
+            },
+            action_set: Vec::new(),
+        };
+        self.odp.push(OdpAction::Hash {
+            alg: HashAlg::L4,
+            basis,
+        });
+        self.note(format!("    hash(l4({basis})) for group {g}"));
+        self.frozen = Some(state);
+    }
+
+    /// Executes group `g` (OpenFlow 1.3.5 section 5.6.1); `resumed`: the
+    /// packet is back from the `dp_hash` recirculation.
+    fn group(&mut self, g: u32, resumed: bool) {
+        let env = self.env;
+        let Some(gr) = env.groups.get(g) else {
+            self.note(format!("    no such group {g}: drop"));
+            return;
+        };
+        if self.depth >= MAX_DEPTH {
+            self.note("over max translation depth: drop".into());
+            self.exit = true;
+            return;
+        }
+        match gr.group_type {
+            OFPGT_ALL => {
+                self.groups.push((g, None));
+                for i in 0..gr.buckets.len() {
+                    self.bucket(gr, i);
+                }
+            }
+            OFPGT_INDIRECT => {
+                self.groups.push((g, Some(0)));
+                if !gr.buckets.is_empty() {
+                    self.bucket(gr, 0);
+                }
+            }
+            OFPGT_FF => {
+                let live = gr.buckets.iter().position(|b| self.bucket_live(b, 0));
+                self.groups.push((g, live));
+                match live {
+                    Some(i) => self.bucket(gr, i),
+                    None => self.note("    no live bucket: drop".into()),
+                }
+            }
+            _ => {
+                let pick = match &gr.selection {
+                    _ if gr.buckets.len() == 1 => Some(0),
+                    SelectionMethod::DpHash if resumed => {
+                        let slots = gr.dp_hash_slots();
+                        if slots.is_empty() {
+                            None
+                        } else {
+                            let m = (slots.len() - 1) as u64;
+                            let h = self.key.flow.get(f::DP_HASH);
+                            let wm = self.wc.flow.get(f::DP_HASH) | m;
+                            self.wc.flow.set(f::DP_HASH, wm);
+                            Some(slots[(h & m) as usize])
+                        }
+                    }
+                    SelectionMethod::DpHash => None,
+                    SelectionMethod::Hash(fields) => {
+                        let mut h = gr.basis as u32;
+                        for fl in fields.clone() {
+                            let v = self.read_field(fl);
+                            for k in 0..4 {
+                                h = crate::group::hash_u32(h ^ (v >> (32 * k)) as u32);
+                            }
+                        }
+                        gr.hash_pick(h)
+                    }
+                };
+                self.groups.push((g, pick));
+                match pick {
+                    Some(i) => self.bucket(gr, i),
+                    None => self.note("    no bucket: drop".into()),
+                }
+            }
+        }
+    }
+
+    /// True if a fast-failover bucket is live: its watch port is up or its
+    /// watch group has a live bucket (OpenFlow 1.3.5 section 6.5).
+    fn bucket_live(&self, b: &crate::ofp::switch::Bucket, depth: u32) -> bool {
+        let port_ok = b.watch_port == OFPP_ANY || self.env.ports.is_live(b.watch_port);
+        let group_ok =
+            b.watch_group == crate::group::OFPG_ANY
+                || (depth < 8
+                    && self.env.groups.get(b.watch_group).is_some_and(|wg| {
+                        wg.buckets.iter().any(|wb| self.bucket_live(wb, depth + 1))
+                    }));
+        port_ok && group_ok
+    }
+
+    /// Runs bucket `i` of `gr`: its actions as an action set on a copy of
+    /// the flow; header changes do not outlive the bucket (OVS
+    /// `xlate_group_bucket()`).
+    fn bucket(&mut self, gr: &crate::group::Group, i: usize) {
+        let acts = gr.buckets[i].actions.clone();
+        self.note(format!("    bucket {i}"));
+        let saved_key = self.key.clone();
+        let saved_set = std::mem::take(&mut self.action_set);
+        self.depth += 1;
+        self.do_actions(&acts);
+        self.depth -= 1;
+        self.key = saved_key;
+        self.action_set = saved_set;
+        self.exit = false;
+    }
+
+    /// Meter `m` (instruction or OpenFlow 1.5 action): emits the datapath
+    /// `meter(ID)` of a configured meter (OVS `xlate_meter_action()`).
+    fn meter(&mut self, m: u32) {
+        match self.env.meters.dp_id(m) {
+            Some(id) => self.odp.push(OdpAction::Meter(id)),
+            None => self.note(format!("    no such meter {m}")),
         }
     }
 
@@ -620,7 +873,9 @@ impl Ctx<'_, '_> {
                     self.odp.push(OdpAction::Clone(sub));
                 }
             }
-            // Notes, queues, meters, groups and the rest do not change the
+            Action::Group(g) => self.group(*g, false),
+            Action::Meter(m) => self.meter(*m),
+            // Notes, queues and the rest do not change the
             // datapath actions here.
             _ => {}
         }
@@ -703,6 +958,7 @@ impl Ctx<'_, '_> {
                 table: ct.recirc_table,
                 meta: self.key.meta,
                 in_port: self.in_port(),
+                ..Default::default()
             };
             let id = self.env.recirc.lock().id_for(state);
             self.odp.push(OdpAction::Recirc(id));
@@ -999,8 +1255,8 @@ fn nat_action(n: &Nat) -> NatAction {
 }
 
 /// A bridge's OpenFlow pipeline state, shareable across threads: tables,
-/// ports, NORMAL, recirculation ids. Locks: tables before ports; neither is
-/// held while calling out.
+/// ports, NORMAL, recirculation ids, groups and meters. Locks: tables,
+/// ports, groups, meters in that order; none is held while calling out.
 pub struct Pipeline {
     /// The tables.
     pub tables: parking_lot::RwLock<Tables>,
@@ -1010,6 +1266,10 @@ pub struct Pipeline {
     pub normal: NormalBridge,
     /// Recirculation ids.
     pub recirc: Mutex<RecircTable>,
+    /// Groups.
+    pub groups: parking_lot::RwLock<GroupTable>,
+    /// Meters.
+    pub meters: parking_lot::RwLock<MeterTable>,
 }
 
 impl Pipeline {
@@ -1020,6 +1280,8 @@ impl Pipeline {
             ports: parking_lot::RwLock::new(PortMap::new()),
             normal: NormalBridge::new(name),
             recirc: Mutex::new(RecircTable::default()),
+            groups: parking_lot::RwLock::new(GroupTable::new()),
+            meters: parking_lot::RwLock::new(MeterTable::new()),
         }
     }
 
@@ -1027,11 +1289,15 @@ impl Pipeline {
     pub fn xlate(&self, flow: &Flow, now_ns: u64, learn: bool, trace: bool) -> XlateOut {
         let tables = self.tables.read();
         let ports = self.ports.read();
+        let groups = self.groups.read();
+        let meters = self.meters.read();
         let env = XlateEnv {
             tables: &tables,
             ports: &ports,
             normal: &self.normal,
             recirc: &self.recirc,
+            groups: &groups,
+            meters: &meters,
             now_ns,
             learn,
             trace,
@@ -1049,11 +1315,15 @@ impl Pipeline {
     ) -> XlateOut {
         let tables = self.tables.read();
         let ports = self.ports.read();
+        let groups = self.groups.read();
+        let meters = self.meters.read();
         let env = XlateEnv {
             tables: &tables,
             ports: &ports,
             normal: &self.normal,
             recirc: &self.recirc,
+            groups: &groups,
+            meters: &meters,
             now_ns,
             learn: true,
             trace: false,

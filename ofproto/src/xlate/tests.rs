@@ -354,3 +354,280 @@ fn normal_flood_clone_and_controller() {
     assert!(matches!(x.actions[3], OdpAction::Userspace(_)));
     let _ = mac_to_u64([0; 6]);
 }
+
+fn group(p: &Pipeline, id: u32, t: u8, buckets: Vec<(u16, u32, Vec<Action>)>) {
+    use crate::ofp::switch::{Bucket, GroupMod};
+    let gm = GroupMod {
+        command: crate::group::OFPGC_ADD,
+        group_type: t,
+        group_id: id,
+        buckets: buckets
+            .into_iter()
+            .map(|(weight, watch_port, actions)| Bucket {
+                weight,
+                watch_port,
+                watch_group: crate::group::OFPG_ANY,
+                actions,
+            })
+            .collect(),
+    };
+    p.groups.write().apply(&gm, 0).unwrap();
+}
+
+#[test]
+fn group_all_indirect_and_fast_failover() {
+    let p = pipeline();
+    let set_dst = Action::SetDlDst([2, 0, 0, 0, 0, 9]);
+    group(
+        &p,
+        1,
+        crate::group::OFPGT_ALL,
+        vec![
+            (0, OFPP_ANY, vec![set_dst, out(2)]),
+            (0, OFPP_ANY, vec![out(3)]),
+        ],
+    );
+    add(&p, 0, 1, &[], apply(vec![Action::Group(1)]));
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    // Bucket 0's rewrite does not leak into bucket 1.
+    assert_eq!(x.actions.len(), 4, "{:?}", x.actions);
+    assert!(matches!(x.actions[0], OdpAction::SetMasked { .. }));
+    assert_eq!(x.actions[1], OdpAction::Output(12));
+    assert!(matches!(x.actions[2], OdpAction::SetMasked { .. }));
+    assert_eq!(x.actions[3], OdpAction::Output(13));
+    assert_eq!(x.groups, vec![(1, None)]);
+    // Indirect.
+    group(
+        &p,
+        2,
+        crate::group::OFPGT_INDIRECT,
+        vec![(0, OFPP_ANY, vec![out(3)])],
+    );
+    add(
+        &p,
+        0,
+        5,
+        &[],
+        vec![Instruction::WriteActions(vec![Action::Group(2)])],
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Output(13)]);
+    // Fast failover: first bucket whose watch port is live.
+    group(
+        &p,
+        3,
+        crate::group::OFPGT_FF,
+        vec![(0, 2, vec![out(2)]), (0, 3, vec![out(3)])],
+    );
+    add(&p, 0, 9, &[], apply(vec![Action::Group(3)]));
+    assert_eq!(
+        p.xlate(&ip_pkt(11), 0, true, false).actions,
+        vec![OdpAction::Output(12)]
+    );
+    p.ports.write().set_live(2, false);
+    assert_eq!(
+        p.xlate(&ip_pkt(11), 0, true, false).actions,
+        vec![OdpAction::Output(13)]
+    );
+    p.ports.write().set_live(3, false);
+    assert!(p.xlate(&ip_pkt(11), 0, true, false).actions.is_empty());
+    // Unknown group: drop.
+    add(&p, 0, 10, &[], apply(vec![Action::Group(77)]));
+    assert!(p.xlate(&ip_pkt(11), 0, true, false).actions.is_empty());
+}
+
+#[test]
+fn group_select_dp_hash_recirculates_and_picks_by_hash() {
+    let p = pipeline();
+    group(
+        &p,
+        1,
+        crate::group::OFPGT_SELECT,
+        vec![(1, OFPP_ANY, vec![out(2)]), (1, OFPP_ANY, vec![out(1)])],
+    );
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![
+            Action::SetNwTtl(9),
+            Action::Group(1),
+            out(OFPP_IN_PORT),
+        ]),
+    );
+    let x = p.xlate(&ip_pkt(13), 0, true, false);
+    assert_eq!(x.actions.len(), 3, "{:?}", x.actions);
+    assert!(matches!(x.actions[0], OdpAction::SetMasked { .. }));
+    assert_eq!(
+        x.actions[1],
+        OdpAction::Hash {
+            alg: HashAlg::L4,
+            basis: 0
+        }
+    );
+    let OdpAction::Recirc(id) = x.actions[2] else {
+        panic!("{:?}", x.actions)
+    };
+    // Same state, same id.
+    let again = p.xlate(&ip_pkt(13), 0, true, false);
+    assert_eq!(again.actions[2], OdpAction::Recirc(id));
+    // The recirculated packet picks a bucket by dp_hash, then continues
+    // with the frozen rest (output:1).
+    let mut seen = Vec::new();
+    for h in 0..64u64 {
+        let mut fl = ip_pkt(13);
+        fl.set(f::RECIRC_ID, id as u64);
+        fl.set(f::DP_HASH, h);
+        fl.set(f::NW_TTL, 9);
+        let r = p.xlate(&fl, 0, true, false);
+        assert_eq!(r.actions.len(), 2, "{:?}", r.actions);
+        assert_eq!(r.actions[1], OdpAction::Output(13));
+        if !seen.contains(&r.actions[0]) {
+            seen.push(r.actions[0].clone());
+        }
+        let m = r.mask.get(f::DP_HASH);
+        assert!(m != 0 && m < 64 && (m + 1).is_power_of_two(), "{m:#x}");
+        assert_eq!(r.groups.len(), 1);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.contains(&OdpAction::Output(12)) && seen.contains(&OdpAction::Output(11)));
+}
+
+#[test]
+fn group_select_dp_hash_keeps_goto_and_action_set() {
+    let p = pipeline();
+    group(
+        &p,
+        1,
+        crate::group::OFPGT_SELECT,
+        vec![(1, OFPP_ANY, vec![out(2)]), (1, OFPP_ANY, vec![out(2)])],
+    );
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        vec![
+            Instruction::WriteActions(vec![out(OFPP_IN_PORT)]),
+            Instruction::ApplyActions(vec![Action::Group(1)]),
+            Instruction::GotoTable(1),
+        ],
+    );
+    add(&p, 1, 1, &[], apply(vec![out(1)]));
+    let x = p.xlate(&ip_pkt(13), 0, true, false);
+    let Some(OdpAction::Recirc(id)) = x.actions.last().cloned() else {
+        panic!("{:?}", x.actions)
+    };
+    let mut fl = ip_pkt(13);
+    fl.set(f::RECIRC_ID, id as u64);
+    let r = p.xlate(&fl, 0, true, false);
+    assert_eq!(
+        r.actions,
+        vec![
+            OdpAction::Output(12),
+            OdpAction::Output(11),
+            OdpAction::Output(13)
+        ]
+    );
+}
+
+#[test]
+fn group_select_hash_method_is_per_flow_and_spreads() {
+    let p = pipeline();
+    group(
+        &p,
+        1,
+        crate::group::OFPGT_SELECT,
+        vec![(1, OFPP_ANY, vec![out(2)]), (1, OFPP_ANY, vec![out(3)])],
+    );
+    {
+        let mut g = p.groups.write();
+        let gr = g.groups.get_mut(&1).unwrap();
+        gr.selection = crate::group::SelectionMethod::Hash(vec![Field::UdpSrc, Field::TcpSrc]);
+    }
+    add(&p, 0, 1, &[], apply(vec![Action::Group(1)]));
+    let mut n = [0; 2];
+    for sport in 1000..1100u64 {
+        let mut fl = ip_pkt(11);
+        fl.set(f::TP_SRC, sport);
+        let a = p.xlate(&fl, 0, true, false);
+        let b = p.xlate(&fl, 0, true, false);
+        assert_eq!(a.actions, b.actions);
+        assert_eq!(a.mask.get(f::TP_SRC), 0xffff);
+        match a.actions[..] {
+            [OdpAction::Output(12)] => n[0] += 1,
+            [OdpAction::Output(13)] => n[1] += 1,
+            _ => panic!("{:?}", a.actions),
+        }
+    }
+    assert!(n[0] > 20 && n[1] > 20, "{n:?}");
+}
+
+#[test]
+fn meter_instruction_and_action_emit_datapath_meter() {
+    use crate::ofp::switch::{MeterBand, MeterMod};
+    let p = pipeline();
+    let mm = MeterMod {
+        command: crate::meter::OFPMC_ADD,
+        flags: crate::meter::OFPMF_PKTPS,
+        meter_id: 4,
+        bands: vec![MeterBand {
+            band_type: 1,
+            rate: 10,
+            burst_size: 0,
+            prec_level: 0,
+            experimenter: 0,
+        }],
+    };
+    p.meters.write().apply(&mm, 0, || Some(33)).unwrap();
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        vec![
+            Instruction::Meter(4),
+            Instruction::ApplyActions(vec![out(2)]),
+        ],
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Meter(33), OdpAction::Output(12)]);
+    add(
+        &p,
+        0,
+        2,
+        &[],
+        apply(vec![Action::Meter(4), Action::Meter(5), out(3)]),
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Meter(33), OdpAction::Output(13)]);
+}
+
+#[test]
+fn group_select_dp_hash_from_the_action_set() {
+    let p = pipeline();
+    group(
+        &p,
+        1,
+        crate::group::OFPGT_SELECT,
+        vec![(1, OFPP_ANY, vec![out(2)]), (1, OFPP_ANY, vec![out(2)])],
+    );
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        vec![Instruction::WriteActions(vec![Action::Group(1)])],
+    );
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    let Some(OdpAction::Recirc(id)) = x.actions.last().cloned() else {
+        panic!("{:?}", x.actions)
+    };
+    let mut fl = ip_pkt(11);
+    fl.set(f::RECIRC_ID, id as u64);
+    assert_eq!(
+        p.xlate(&fl, 0, true, false).actions,
+        vec![OdpAction::Output(12)]
+    );
+}
