@@ -9,13 +9,23 @@
 //! SET_CONTROLLER_ID, multipart DESC / FLOW / AGGREGATE / TABLE /
 //! TABLE_FEATURES / PORT_DESC / PORT_STATS (and NXST_FLOW / NXST_AGGREGATE),
 //! bundles (OpenFlow 1.4+ and the OpenFlow 1.3 ONF extension; commit is
-//! atomic), PACKET_OUT and the TLV table request. Anything else is answered
-//! with the OFPT_ERROR the spec asks for.
+//! atomic), PACKET_OUT, the TLV table request, GROUP_MOD / METER_MOD and
+//! the group and meter multiparts (OpenFlow 1.3.5 sections 7.3.4.2, 7.3.4.4,
+//! 7.3.5.9-7.3.5.14). Anything else is answered with the OFPT_ERROR the spec
+//! asks for.
+//!
+//! Asynchronous messages (OpenFlow 1.5.1 section 7.4): every connection
+//! subscribes to its bridge ([`crate::openflow::AsyncSink`]) and receives
+//! PACKET_IN (standard, or NXT_PACKET_IN2 after NXT_SET_PACKET_IN_FORMAT),
+//! FLOW_REMOVED (OpenFlow 1.1+ connections) and PORT_STATUS once it set a
+//! nonzero miss_send_len, as OVS does for service connections
+//! (`ovs-ofctl monitor BRIDGE 65534`).
 
-use crate::openflow::OpenFlowBridge;
+use crate::openflow::{AsyncEvent, AsyncSink, OfPort, OpenFlowBridge};
 use crate::vlog;
 use ofproto::ofp::error::ErrorCode;
 use ofproto::ofp::flow::Match;
+use ofproto::ofp::flow::{FlowRemoved, PacketIn};
 use ofproto::ofp::hello::negotiate;
 use ofproto::ofp::msgs::{ErrorMsg, Message};
 use ofproto::ofp::multipart::{
@@ -23,10 +33,14 @@ use ofproto::ofp::multipart::{
     MpRepBody, MpReqBody, MultipartReply, PortStats, TableStats,
 };
 use ofproto::ofp::nicira::NxMsg;
+use ofproto::ofp::nicira::{nxpint, Prop};
+use ofproto::ofp::oxm::{Field, MatchField, OxmMatch};
+use ofproto::ofp::switch::PortStatus;
 use ofproto::ofp::switch::{bundle_ctrl, BundleControl, FeaturesReply, Port, SwitchConfig};
 use ofproto::ofp::{Decoder, Header, Hello};
 use ofproto::table::key::match_from_oxm;
 use ofproto::table::{FlowModError, FlowModSpec};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -67,7 +81,9 @@ impl Listener {
                             let _ = std::thread::Builder::new().name("ofconn".into()).spawn(
                                 move || {
                                     let _ = s.set_nonblocking(false);
-                                    Conn::new(b, s).run();
+                                    if let Some(c) = Conn::new(b, s) {
+                                        c.run();
+                                    }
                                 },
                             );
                         }
@@ -89,9 +105,143 @@ impl Drop for Listener {
     }
 }
 
+/// What a connection asked for in asynchronous messages.
+#[derive(Debug, Clone, Copy, Default)]
+struct AsyncCfg {
+    /// Negotiated version (0: not yet).
+    version: u8,
+    /// OFPT_SET_CONFIG miss_send_len; a service (passive) connection gets
+    /// asynchronous messages only once it set a nonzero one (OVS
+    /// `ofconn_receives_async_msg()`).
+    miss_send_len: u16,
+    /// NXT_SET_PACKET_IN_FORMAT: 0 standard, 1 NXM, 2 NXT_PACKET_IN2.
+    pin_format: u32,
+}
+
+/// The sending side of a connection, shared with the bridge for
+/// asynchronous messages.
+struct Sink {
+    w: Mutex<UnixStream>,
+    cfg: Mutex<AsyncCfg>,
+}
+
+impl Sink {
+    fn write(&self, b: &[u8]) -> bool {
+        self.w.lock().write_all(b).is_ok()
+    }
+}
+
+impl AsyncSink for Sink {
+    fn deliver(&self, ev: &AsyncEvent) -> bool {
+        let cfg = *self.cfg.lock();
+        if cfg.version == 0 || cfg.miss_send_len == 0 {
+            return true;
+        }
+        let v = cfg.version;
+        let msg = match ev {
+            AsyncEvent::PacketIn {
+                data,
+                reason,
+                table_id,
+                cookie,
+                in_port,
+            } => {
+                let mut m = OxmMatch::default();
+                if let Some(f) = MatchField::new(Field::InPort, &in_port.to_be_bytes(), None, false)
+                {
+                    m.fields.push(f);
+                }
+                if cfg.pin_format == 0 {
+                    Message::PacketIn(PacketIn {
+                        buffer_id: u32::MAX,
+                        total_len: data.len().min(0xffff) as u16,
+                        reason: *reason,
+                        table_id: *table_id,
+                        cookie: *cookie,
+                        in_port: *in_port,
+                        match_: m,
+                        data: data.clone(),
+                    })
+                } else {
+                    let mut md = Vec::new();
+                    m.encode_tlvs(&mut md);
+                    let mut ck = vec![0u8; 4];
+                    ck.extend_from_slice(&cookie.to_be_bytes());
+                    let p = |ptype: u16, value: Vec<u8>| Prop { ptype, value };
+                    Message::Nx(NxMsg::PacketIn2(vec![
+                        p(nxpint::PACKET, data.clone()),
+                        p(nxpint::FULL_LEN, (data.len() as u32).to_be_bytes().to_vec()),
+                        p(nxpint::TABLE_ID, vec![*table_id]),
+                        p(nxpint::COOKIE, ck),
+                        p(nxpint::REASON, vec![*reason]),
+                        p(nxpint::METADATA, md),
+                    ]))
+                }
+            }
+            AsyncEvent::FlowRemoved {
+                rule,
+                reason,
+                duration_ns,
+            } => {
+                if v == 1 {
+                    // OF1.0 flow-removed needs an ofp10 match; not sent.
+                    return true;
+                }
+                Message::FlowRemoved(FlowRemoved {
+                    cookie: rule.cookie,
+                    priority: rule.priority,
+                    reason: *reason,
+                    table_id: rule.table_id,
+                    duration_sec: (duration_ns / 1_000_000_000) as u32,
+                    duration_nsec: (duration_ns % 1_000_000_000) as u32,
+                    idle_timeout: rule.idle_timeout,
+                    hard_timeout: rule.hard_timeout,
+                    packet_count: rule.packets.load(Ordering::Relaxed),
+                    byte_count: rule.bytes.load(Ordering::Relaxed),
+                    match_: Match::Oxm(rule.oxm(false)),
+                })
+            }
+            AsyncEvent::PortStatus { reason, port } => Message::PortStatus(PortStatus {
+                reason: *reason,
+                port: port_desc(port),
+            }),
+        };
+        self.write(&msg.encode(v, 0))
+    }
+}
+
+/// The OpenFlow description of a bridge port.
+fn port_desc(p: &OfPort) -> Port {
+    Port {
+        port_no: if p.ofport == 0xfffe {
+            ofproto::ofp::actions::OFPP_LOCAL
+        } else {
+            p.ofport
+        },
+        hw_addr: p.netdev.mac(),
+        name: p.name.chars().take(15).collect(),
+        config: 0,
+        state: if p.netdev.link_state().to_string() == "up" {
+            0
+        } else {
+            1
+        },
+        curr: 0x820,
+        advertised: 0,
+        supported: 0,
+        peer: 0,
+        curr_speed: 10_000_000,
+        max_speed: 0,
+        other_props: Vec::new(),
+    }
+}
+
 struct Conn {
     br: Arc<OpenFlowBridge>,
     s: UnixStream,
+    sink: Arc<Sink>,
+    /// Keeps the bridge's subscription alive.
+    _sub: Arc<dyn AsyncSink>,
     version: u8,
     table_id_ext: bool,
     miss_send_len: u16,
@@ -105,22 +255,37 @@ fn ofp_err(code: ErrorCode) -> FlowModError {
 }
 
 impl Conn {
-    fn new(br: Arc<OpenFlowBridge>, s: UnixStream) -> Conn {
-        Conn {
+    fn new(br: Arc<OpenFlowBridge>, s: UnixStream) -> Option<Conn> {
+        let sink = Arc::new(Sink {
+            w: Mutex::new(s.try_clone().ok()?),
+            cfg: Mutex::new(AsyncCfg::default()),
+        });
+        let sub: Arc<dyn AsyncSink> = sink.clone();
+        br.subscribe(&sub);
+        Some(Conn {
             br,
             s,
+            sink,
+            _sub: sub,
             version: 0,
             table_id_ext: false,
-            miss_send_len: 128,
+            miss_send_len: 0,
             flags: 0,
             bundles: HashMap::new(),
             bundle_err: HashMap::new(),
-        }
+        })
     }
 
     fn send(&mut self, xid: u32, m: &Message) -> bool {
         let v = if self.version == 0 { 6 } else { self.version };
-        self.s.write_all(&m.encode(v, xid)).is_ok()
+        self.sink.write(&m.encode(v, xid))
+    }
+
+    /// Mirrors the connection's settings into its asynchronous sink.
+    fn sync_async(&self) {
+        let mut c = self.sink.cfg.lock();
+        c.version = self.version;
+        c.miss_send_len = self.miss_send_len;
     }
 
     fn error(&mut self, h: &Header, frame: &[u8], e: &FlowModError) -> bool {
@@ -144,7 +309,7 @@ impl Conn {
 
     fn run(mut self) {
         let hello = Message::Hello(Hello::with_versions(VERSIONS));
-        if self.s.write_all(&hello.encode(6, 0)).is_err() {
+        if !self.sink.write(&hello.encode(6, 0)) {
             return;
         }
         let mut dec = Decoder::new();
@@ -160,7 +325,7 @@ impl Conn {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
                     Err(rej) => {
-                        let _ = self.s.write_all(&rej.error_reply());
+                        let _ = self.sink.write(&rej.error_reply());
                         if rej.fatal {
                             return;
                         }
@@ -193,6 +358,7 @@ impl Conn {
                 Message::Hello(hl) => match negotiate(VERSIONS, h.version, &hl) {
                     Ok(v) => {
                         self.version = v;
+                        self.sync_async();
                         true
                     }
                     Err(e) => {
@@ -230,6 +396,7 @@ impl Conn {
             Message::SetConfig(c) => {
                 self.flags = c.flags;
                 self.miss_send_len = c.miss_send_len;
+                self.sync_async();
                 true
             }
             Message::BarrierRequest => self.send(h.xid, &Message::BarrierReply),
@@ -247,9 +414,11 @@ impl Conn {
                     self.table_id_ext = on != 0;
                     true
                 }
-                NxMsg::SetFlowFormat(_)
-                | NxMsg::SetPacketInFormat(_)
-                | NxMsg::SetControllerId(_) => true,
+                NxMsg::SetPacketInFormat(f) => {
+                    self.sink.cfg.lock().pin_format = f;
+                    true
+                }
+                NxMsg::SetFlowFormat(_) | NxMsg::SetControllerId(_) => true,
                 NxMsg::RoleRequest(r) => self.send(h.xid, &Message::Nx(NxMsg::RoleReply(r))),
                 NxMsg::TlvTableRequest => self.send(
                     h.xid,
@@ -367,32 +536,7 @@ impl Conn {
     }
 
     fn ports(&self) -> Vec<Port> {
-        self.br
-            .of_ports()
-            .into_iter()
-            .map(|p| Port {
-                port_no: if p.ofport == 0xfffe {
-                    ofproto::ofp::actions::OFPP_LOCAL
-                } else {
-                    p.ofport
-                },
-                hw_addr: p.netdev.mac(),
-                name: p.name.chars().take(15).collect(),
-                config: 0,
-                state: if p.netdev.link_state().to_string() == "up" {
-                    0
-                } else {
-                    1
-                },
-                curr: 0x820,
-                advertised: 0,
-                supported: 0,
-                peer: 0,
-                curr_speed: 10_000_000,
-                max_speed: 0,
-                other_props: Vec::new(),
-            })
-            .collect()
+        self.br.of_ports().iter().map(port_desc).collect()
     }
 
     fn reply(&mut self, xid: u32, t: u16, nx: bool, bodies: Vec<MpRepBody>) -> bool {

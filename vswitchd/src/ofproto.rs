@@ -91,6 +91,12 @@ pub trait BridgeNormal: Send + Sync {
     fn fdb_flush(&self);
     /// Number of learned entries.
     fn fdb_len(&self) -> usize;
+
+    /// Receives a packet sent up by a datapath `userspace(...)` action of
+    /// this bridge's flows (OpenFlow `controller`). The default drops it.
+    fn userspace(&self, action: &dp_core::actions::UserspaceAction, pkt: Box<DpPacket>) {
+        let _ = (action, pkt);
+    }
 }
 
 /// OVS's NORMAL action for one bridge: [`ofproto::normal::NormalBridge`]
@@ -255,6 +261,12 @@ impl Dispatcher {
 }
 
 impl UpcallProvider for Dispatcher {
+    fn userspace(&self, action: &dp_core::actions::UserspaceAction, pkt: Box<DpPacket>) {
+        if let Some(b) = self.bridge_of(pkt.md.in_port) {
+            b.userspace(action, pkt);
+        }
+    }
+
     fn upcall(&self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
         let in_port = flow.get(fields::IN_PORT) as u32;
         match self.bridge_of(in_port) {

@@ -23,7 +23,7 @@ use ofproto::ofp::flow::command;
 use ofproto::ofp::instructions::Instruction;
 use ofproto::ofp::switch::{GroupMod, MeterMod};
 use ofproto::table::key::XKey;
-use ofproto::table::{FlowModError, FlowModOutcome, FlowModSpec};
+use ofproto::table::{FlowModError, FlowModOutcome, FlowModSpec, Rule};
 use ofproto::xlate::{format, Pipeline, PortMap, XlateOut};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -48,6 +48,49 @@ pub struct OfPort {
     pub netdev: Arc<dyn Netdev>,
 }
 
+/// An asynchronous message for controllers (OpenFlow 1.5.1 section 7.4),
+/// version-independent; each connection encodes it in its own version and
+/// format.
+#[derive(Clone)]
+pub enum AsyncEvent {
+    /// OFPT_PACKET_IN / NXT_PACKET_IN2 (`controller` action).
+    PacketIn {
+        /// The frame.
+        data: Vec<u8>,
+        /// OFPR_* reason.
+        reason: u8,
+        /// Table that sent it.
+        table_id: u8,
+        /// Cookie of the rule (0: unknown).
+        cookie: u64,
+        /// OpenFlow ingress port.
+        in_port: u32,
+    },
+    /// OFPT_FLOW_REMOVED: the rule and OFPRR_* reason, duration in ns.
+    FlowRemoved {
+        /// The removed rule.
+        rule: Arc<Rule>,
+        /// OFPRR_IDLE_TIMEOUT 0, HARD_TIMEOUT 1, DELETE 2.
+        reason: u8,
+        /// Lifetime, ns.
+        duration_ns: u64,
+    },
+    /// OFPT_PORT_STATUS: OFPPR_ADD 0 / DELETE 1 / MODIFY 2.
+    PortStatus {
+        /// Reason.
+        reason: u8,
+        /// The port.
+        port: OfPort,
+    },
+}
+
+/// A receiver of asynchronous messages (an OpenFlow connection); returns
+/// false once it is gone.
+pub trait AsyncSink: Send + Sync {
+    /// Delivers `ev` if the connection asked for it.
+    fn deliver(&self, ev: &AsyncEvent) -> bool;
+}
+
 /// One bridge's OpenFlow switch; see the module documentation.
 pub struct OpenFlowBridge {
     name: String,
@@ -62,6 +105,7 @@ pub struct OpenFlowBridge {
     pub datapath_id: AtomicU64,
     executor: RwLock<Option<Executor>>,
     meters: RwLock<Option<Arc<pmd::meter::Meters>>>,
+    sinks: Mutex<Vec<std::sync::Weak<dyn AsyncSink>>>,
 }
 
 /// The datapath configuration of OpenFlow meter `m`.
@@ -133,6 +177,7 @@ impl OpenFlowBridge {
             datapath_id: AtomicU64::new(0),
             executor: RwLock::new(None),
             meters: RwLock::new(None),
+            sinks: Mutex::new(Vec::new()),
         };
         let _ = b.pipe.tables.write().apply(&default_flow(), 0);
         b
@@ -152,7 +197,12 @@ impl OpenFlowBridge {
     /// Applies one flow_mod.
     pub fn flow_mod(&self, fm: &FlowModSpec) -> Result<FlowModOutcome, FlowModError> {
         let now = self.now_ns();
-        self.pipe.tables.write().apply(fm, now)
+        let mut out = self.pipe.tables.write().apply(fm, now)?;
+        if matches!(fm.command, command::DELETE | command::DELETE_STRICT) {
+            // OFPRR_DELETE.
+            self.flow_removed(std::mem::take(&mut out.removed), Some(2));
+        }
+        Ok(out)
     }
 
     /// Applies flow_mods atomically (bundle commit).
@@ -173,12 +223,72 @@ impl OpenFlowBridge {
 
     /// Sets the devices behind the ports (for port descriptions/statistics).
     pub fn set_of_ports(&self, ports: Vec<OfPort>) {
-        *self.ports.write() = ports;
+        let old = std::mem::replace(&mut *self.ports.write(), ports.clone());
+        // OFPT_PORT_STATUS: OFPPR_ADD / OFPPR_DELETE.
+        for p in &ports {
+            if !old.iter().any(|o| o.name == p.name && o.ofport == p.ofport) {
+                self.publish(&AsyncEvent::PortStatus {
+                    reason: 0,
+                    port: p.clone(),
+                });
+            }
+        }
+        for o in old {
+            if !ports
+                .iter()
+                .any(|p| o.name == p.name && o.ofport == p.ofport)
+            {
+                self.publish(&AsyncEvent::PortStatus { reason: 1, port: o });
+            }
+        }
     }
 
     /// Sets how PACKET_OUT actions reach the datapath.
     pub fn set_executor(&self, e: Executor) {
         *self.executor.write() = Some(e);
+    }
+
+    /// Registers a connection for asynchronous messages (kept while the
+    /// caller holds the `Arc`).
+    pub fn subscribe(&self, s: &Arc<dyn AsyncSink>) {
+        self.sinks.lock().push(Arc::downgrade(s));
+    }
+
+    /// Sends `ev` to every connection that wants it.
+    pub fn publish(&self, ev: &AsyncEvent) {
+        let sinks: Vec<Arc<dyn AsyncSink>> = {
+            let mut v = self.sinks.lock();
+            v.retain(|w| w.strong_count() > 0);
+            v.iter().filter_map(|w| w.upgrade()).collect()
+        };
+        for s in sinks {
+            s.deliver(ev);
+        }
+    }
+
+    /// Publishes OFPT_FLOW_REMOVED for the rules in `removed` that asked for
+    /// it (OFPFF_SEND_FLOW_REM), with `reason` (None: idle or hard timeout,
+    /// whichever expired).
+    fn flow_removed(&self, removed: Vec<Rule>, reason: Option<u8>) {
+        let now = self.now_ns();
+        for r in removed {
+            if r.flags & ofproto::ofp::flow::flags::SEND_FLOW_REM == 0 {
+                continue;
+            }
+            let reason = reason.unwrap_or_else(|| {
+                let hard = r.hard_timeout as u64 * 1_000_000_000;
+                if hard > 0 && now.saturating_sub(r.modified_ns) >= hard {
+                    1
+                } else {
+                    0
+                }
+            });
+            self.publish(&AsyncEvent::FlowRemoved {
+                duration_ns: now.saturating_sub(r.created_ns),
+                rule: Arc::new(r),
+                reason,
+            });
+        }
     }
 
     /// Sets the datapath meters that enforce this bridge's OpenFlow meters.
@@ -482,7 +592,7 @@ impl BridgeNormal for OpenFlowBridge {
         self.pipe.normal.run_aging(self.now_ns());
         let now = self.now_ns();
         let expired = self.pipe.tables.write().expire(now);
-        drop(expired);
+        self.flow_removed(expired, None);
         self.update_liveness();
         self.generation() != before
     }
@@ -505,6 +615,29 @@ impl BridgeNormal for OpenFlowBridge {
 
     fn fdb_len(&self) -> usize {
         self.pipe.normal.fdb_stats().current
+    }
+
+    fn userspace(&self, action: &dp_core::actions::UserspaceAction, pkt: Box<DpPacket>) {
+        // xlate's controller cookie: [1, table, reason, 0].
+        let Some(u) = action.userdata.as_deref() else {
+            return;
+        };
+        if u.len() < 3 || u[0] != 1 {
+            return;
+        }
+        let in_port = self
+            .pipe
+            .ports
+            .read()
+            .ofport(pkt.md.in_port)
+            .unwrap_or(ofproto::ofp::actions::OFPP_ANY);
+        self.publish(&AsyncEvent::PacketIn {
+            data: pkt.data().to_vec(),
+            reason: u[2],
+            table_id: u[1],
+            cookie: 0,
+            in_port,
+        });
     }
 }
 

@@ -250,3 +250,122 @@ fn meter_drops_a_flood_down_to_its_rate() {
     let log = e.log();
     assert!(!log.contains("|ERR|"), "{log}");
 }
+
+/// `ovs-ofctl ARGS` running in the background with its output in a file;
+/// killed (by its own handle) on drop.
+struct Bg(std::process::Child, std::path::PathBuf);
+
+impl Bg {
+    fn start(e: &Env, name: &str, args: &[&str]) -> Bg {
+        let path = e.dir.join(format!("{name}.out"));
+        let f = std::fs::File::create(&path).unwrap();
+        let child = std::process::Command::new("ovs-ofctl")
+            .env("OVS_RUNDIR", &e.dir)
+            .args(args)
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        Bg(child, path)
+    }
+
+    fn out(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+
+    fn wait_for(&self, what: &str) -> bool {
+        common::wait_for(10, || self.out().contains(what).then_some(())).is_some()
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn monitor_receives_packet_in_flow_removed_and_port_status() {
+    if !can_run("monitor_receives_packet_in_flow_removed_and_port_status") {
+        return;
+    }
+    let _g = traffic_lock();
+    let mut e = Env::new();
+    let br = bridge(&mut e);
+    let a = Ns::new("10.85.0.1");
+    let b = Ns::new("10.85.0.2");
+    port(&e, &br, &a, 1);
+    static_neigh(&a, "10.85.0.99");
+    of13(&e, &["del-flows", &br]);
+    of13(&e, &["add-flow", &br, "in_port=1,udp,actions=controller"]);
+    let m10 = Bg::start(&e, "m10", &["monitor", &br, "65534", "-P", "nxt_packet_in"]);
+    let m13 = Bg::start(
+        &e,
+        "m13",
+        &[
+            "-O",
+            "OpenFlow13",
+            "monitor",
+            &br,
+            "65534",
+            "-P",
+            "standard",
+        ],
+    );
+    // A monitor without miss_send_len gets nothing (service connection).
+    let quiet = Bg::start(&e, "quiet", &["-O", "OpenFlow13", "monitor", &br]);
+    std::thread::sleep(Duration::from_millis(1500));
+    udp(&a, "10.85.0.99", 3, 41000, true, 0.0);
+    assert!(
+        m10.wait_for("NXT_PACKET_IN2") && m10.out().contains("in_port=1"),
+        "{}\n{}",
+        m10.out(),
+        e.log()
+    );
+    assert!(
+        m13.wait_for("OFPT_PACKET_IN (OF1.3)") && m13.out().contains("in_port=1"),
+        "{}",
+        m13.out()
+    );
+    assert!(m13.out().contains("udp"), "{}", m13.out());
+    // FLOW_REMOVED for a send_flow_rem flow deleted by del-flows.
+    of13(
+        &e,
+        &[
+            "add-flow",
+            &br,
+            "priority=5,in_port=2,send_flow_rem,actions=drop",
+        ],
+    );
+    of13(&e, &["--strict", "del-flows", &br, "priority=5,in_port=2"]);
+    assert!(
+        m13.wait_for("OFPT_FLOW_REMOVED") && m13.out().contains("reason=delete"),
+        "{}",
+        m13.out()
+    );
+    // ... and for one that idles out.
+    of13(
+        &e,
+        &[
+            "add-flow",
+            &br,
+            "priority=6,in_port=2,idle_timeout=1,send_flow_rem,actions=drop",
+        ],
+    );
+    assert!(m13.wait_for("reason=idle"), "{}", m13.out());
+    // PORT_STATUS when a port is added and deleted.
+    port(&e, &br, &b, 2);
+    assert!(
+        m13.wait_for("OFPT_PORT_STATUS") && m13.out().contains("ADD:"),
+        "{}",
+        m13.out()
+    );
+    e.vsctl(&["del-port", &br, &b.host]).unwrap();
+    assert!(m13.wait_for(" DEL: "), "{}", m13.out());
+    assert!(
+        !quiet.out().contains("PACKET_IN") && !quiet.out().contains("PORT_STATUS"),
+        "{}",
+        quiet.out()
+    );
+}
