@@ -161,8 +161,15 @@ elif mode == "tcp-hold":
     c = socket.create_connection((dst, port), timeout=10)
     ok, got = tcp_roundtrip(c, 10000)
     out("est", int(ok))
+    n = 0
     while not os.path.exists(go):
-        time.sleep(0.05)
+        ok, got = tcp_roundtrip(c, 10000)
+        n += 1
+        if not ok:
+            out("broken", n, got)
+            sys.exit(1)
+        time.sleep(0.02)
+    out("during", n)
     for i in range(3):
         ok, got = tcp_roundtrip(c, 100000)
         out("again", i, int(ok))
@@ -182,6 +189,23 @@ elif mode == "ftp-get":
     got = b"".join(buf)
     out("got", len(got), "same", int(got == FTP_DATA))
     sys.exit(0 if got == FTP_DATA else 1)
+elif mode == "udp-refused":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    s.connect((sys.argv[2], int(sys.argv[3])))
+    for _ in range(5):
+        s.send(b"x")
+        try:
+            s.recv(100)
+            out("answered")
+            sys.exit(1)
+        except ConnectionRefusedError:
+            out("refused")
+            sys.exit(0)
+        except socket.timeout:
+            pass
+    out("no answer")
+    sys.exit(1)
 elif mode == "syn-flood":
     syn_flood(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 "#;
@@ -365,6 +389,7 @@ fn snat_to_a_pool() {
          table=1,priority=10,in_port=1,ip,ct_state=+trk+new,actions=ct(commit,nat(src=10.99.0.100-10.99.0.101:5000-5010)),output:2\n\
          table=1,priority=10,in_port=1,ip,ct_state=+trk+est,actions=output:2\n\
          table=1,priority=10,in_port=2,ip,ct_state=+trk+est,actions=output:1\n\
+         table=1,priority=10,in_port=2,icmp,ct_state=+trk+rel,actions=output:1\n\
          table=1,priority=1,actions=drop\n",
     );
     let udp = n.bg(1, "udp", &["udp-echo", "10.99.0.2", "7000"]);
@@ -417,6 +442,25 @@ fn snat_to_a_pool() {
             .unwrap();
         assert!((5000..=5010).contains(&dport), "{line}");
     }
+    // ICMP echo is translated too (identifier as the port).
+    assert!(n.ns[0].ping("10.99.0.2", 10), "{}", n.diag());
+    let dump = n.appctl(&["dpctl/dump-conntrack"]);
+    assert!(
+        dump.lines()
+            .any(|l| l.starts_with("icmp,orig=(src=10.99.0.1,dst=10.99.0.2,")
+                && l.contains("reply=(src=10.99.0.2,dst=10.99.0.10")),
+        "{dump}"
+    );
+    // An ICMP error about a translated datagram (port unreachable) comes
+    // back related, its embedded header translated back: the client's
+    // connected socket sees ECONNREFUSED.
+    let r = n.py(0, &["udp-refused", "10.99.0.2", "7999"]);
+    assert!(
+        r.as_deref().is_ok_and(|o| o.contains("refused")),
+        "{r:?}\n{}",
+        n.diag()
+    );
+    assert!(n.n_packets(&["ct_state=+rel+trk", "icmp", "in_port=2"]) >= 1);
     // Unsolicited traffic to the pool is not admitted.
     assert!(n.py(1, &["udp-send", "10.99.0.100", "5000", "10"]).is_err());
 }
@@ -525,16 +569,39 @@ fn fragmented_udp_through_conntrack() {
     if !can_run("fragmented_udp_through_conntrack") {
         return;
     }
+    fragmented_udp(false);
+}
+
+/// The same through SNAT: every fragment carries the translated address,
+/// the first one the translated port (and a checksum valid for the whole
+/// datagram), in both directions.
+#[test]
+fn fragmented_udp_through_snat() {
+    if !can_run("fragmented_udp_through_snat") {
+        return;
+    }
+    fragmented_udp(true);
+}
+
+fn fragmented_udp(snat: bool) {
     let _t = traffic_lock();
     let n = Net::new(&["10.99.0.1", "10.99.0.2"]);
-    n.flows(
+    if snat {
+        n.neigh(1, "10.99.0.100", 0);
+    }
+    let (nat, commit) = if snat {
+        (",nat", "ct(commit,nat(src=10.99.0.100:6000-6001))")
+    } else {
+        ("", "ct(commit)")
+    };
+    n.flows(&format!(
         "table=0,priority=10,arp,actions=NORMAL\n\
-         table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1)\n\
-         table=1,priority=10,in_port=1,ip,ct_state=+trk+new,actions=ct(commit),output:2\n\
+         table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1{nat})\n\
+         table=1,priority=10,in_port=1,ip,ct_state=+trk+new,actions={commit},output:2\n\
          table=1,priority=10,in_port=1,ip,ct_state=+trk+est,actions=output:2\n\
          table=1,priority=10,in_port=2,ip,ct_state=+trk+est,actions=output:1\n\
-         table=1,priority=1,actions=drop\n",
-    );
+         table=1,priority=1,actions=drop\n"
+    ));
     let accepted = |st: &str| -> u64 {
         st.lines()
             .find_map(|l| l.trim().strip_prefix("v4 frags accepted: "))
@@ -554,11 +621,14 @@ fn fragmented_udp_through_conntrack() {
         .split_whitespace()
         .next()
         .unwrap();
-    assert!(
-        srv.output().contains(&format!("len 3000 md5 {sent_md5}")),
-        "{}",
-        srv.output()
-    );
+    let seen = if snat {
+        "peer 10.99.0.100 600"
+    } else {
+        "peer 10.99.0.1 "
+    };
+    let so = srv.output();
+    assert!(so.contains(seen), "{so}");
+    assert!(so.contains(&format!("len 3000 md5 {sent_md5}")), "{so}");
     let st = n.appctl(&["dpctl/ipf-get-status"]);
     assert!(accepted(&st) >= before + 6, "3 fragments each way:\n{st}");
     let dump = n.appctl(&["dpctl/dump-conntrack"]);
