@@ -743,3 +743,39 @@ fn zone_limit_under_syn_flood() {
     );
     assert!(!hold.output().contains(" 0\n"), "{}", hold.output());
 }
+
+/// Marks and labels set at commit (`exec(set_field:...)`) are matched by
+/// the replies' rules and shown by `dump-conntrack`.
+#[test]
+fn mark_and_label_set_at_commit_steer_replies() {
+    if !can_run("mark_and_label_set_at_commit_steer_replies") {
+        return;
+    }
+    let _t = traffic_lock();
+    let n = Net::new(&["10.99.0.1", "10.99.0.2"]);
+    n.flows(
+        "table=0,priority=10,arp,actions=NORMAL\n\
+         table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1)\n\
+         table=1,priority=10,in_port=1,udp,ct_state=+trk+new,actions=ct(commit,exec(set_field:0x2a->ct_mark,set_field:0x1234->ct_label)),output:2\n\
+         table=1,priority=10,in_port=1,udp,ct_state=+trk+est,actions=output:2\n\
+         table=1,priority=10,in_port=2,udp,ct_state=+trk+est,ct_mark=0x2a,ct_label=0x1234,actions=output:1\n\
+         table=1,priority=1,actions=drop\n",
+    );
+    let srv = n.bg(1, "udp", &["udp-echo", "10.99.0.2", "7000"]);
+    assert!(srv.wait("ready", 10));
+    let r = n.py(0, &["udp-send", "10.99.0.2", "7000", "64"]);
+    let r = r.unwrap_or_else(|err| panic!("{err}\n{}\n{}", srv.output(), n.diag()));
+    assert!(r.contains("same 1"), "{r}");
+    assert!(
+        n.n_packets(&["ct_mark=0x2a", "in_port=2"]) >= 1,
+        "{}",
+        n.diag()
+    );
+    let dump = n.appctl(&["dpctl/dump-conntrack"]);
+    assert!(
+        dump.lines()
+            .any(|l| l.starts_with("udp,orig=(src=10.99.0.1,dst=10.99.0.2,")
+                && l.contains(",mark=42,labels=0x1234")),
+        "{dump}"
+    );
+}
