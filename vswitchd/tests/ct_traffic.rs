@@ -102,6 +102,68 @@ def ftp_server(ip):
                 c.sendall(b"502 not implemented\r\n")
         c.close()
 
+TFTP_DATA = bytes(range(256)) * 9
+
+def tftp_server(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 69))
+    out("ready")
+    while True:
+        d, a = s.recvfrom(1500)
+        out("rrq-peer", a[0], a[1])
+        if d[:2] != b"\0\1":
+            continue
+        t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t.bind((ip, 0))
+        t.settimeout(1)
+        blk = 1
+        while True:
+            chunk = TFTP_DATA[(blk - 1) * 512:blk * 512]
+            for _ in range(5):
+                t.sendto(b"\0\3" + blk.to_bytes(2, "big") + chunk, a)
+                try:
+                    r, ra = t.recvfrom(1500)
+                except socket.timeout:
+                    continue
+                if r[:2] == b"\0\4" and int.from_bytes(r[2:4], "big") == blk:
+                    out("ack-peer", ra[0], ra[1], blk)
+                    break
+            else:
+                out("failed", blk)
+                break
+            if len(chunk) < 512:
+                out("done")
+                break
+            blk += 1
+        t.close()
+
+def tftp_get(host):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    got = b""
+    expect = 1
+    for _ in range(5):
+        s.sendto(b"\0\1file\0octet\0", (host, 69))
+        try:
+            d, a = s.recvfrom(1500)
+            break
+        except socket.timeout:
+            pass
+    else:
+        out("no data")
+        sys.exit(1)
+    s.settimeout(5)
+    while True:
+        if d[:2] == b"\0\3" and int.from_bytes(d[2:4], "big") == expect:
+            got += d[4:]
+            s.sendto(b"\0\4" + d[2:4], a)
+            expect += 1
+            if len(d) - 4 < 512:
+                break
+        d, a = s.recvfrom(1500)
+    out("got", len(got), "same", int(got == TFTP_DATA), "from", a[0], a[1])
+    sys.exit(0 if got == TFTP_DATA else 1)
+
 def syn_flood(dst, port, n):
     socks = []
     for i in range(n):
@@ -206,6 +268,10 @@ elif mode == "udp-refused":
             pass
     out("no answer")
     sys.exit(1)
+elif mode == "tftp-server":
+    tftp_server(sys.argv[2])
+elif mode == "tftp-get":
+    tftp_get(sys.argv[2])
 elif mode == "syn-flood":
     syn_flood(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 "#;
@@ -480,10 +546,12 @@ fn dnat_to_a_backend() {
         "table=0,priority=10,arp,actions=NORMAL\n\
          table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1,nat)\n\
          table=1,priority=10,in_port=1,tcp,nw_dst=10.99.0.200,tp_dst=80,ct_state=+trk+new,actions=ct(commit,nat(dst=10.99.0.3:8080)),output:2\n\
-         table=1,priority=10,in_port=1,ip,ct_state=+trk+est,actions=output:2\n\
+         table=1,priority=10,in_port=1,tcp,ct_state=+trk+est,ct_nw_dst=10.99.0.200,ct_nw_proto=6,ct_tp_dst=80,nw_dst=10.99.0.3,tp_dst=8080,actions=output:2\n\
          table=1,priority=10,in_port=2,ip,ct_state=+trk+est,actions=output:1\n\
          table=1,priority=1,actions=drop\n",
     );
+    // Established packets are matched on their original (pre-DNAT)
+    // destination, `ct_nw_dst`/`ct_tp_dst`, and on the translated one.
     let srv = n.bg(1, "backend", &["tcp-echo", "10.99.0.3", "8080"]);
     assert!(srv.wait("ready", 10));
     for _ in 0..2 {
@@ -560,6 +628,42 @@ fn ftp_through_snat_active_and_passive() {
     let dump = n.appctl(&["dpctl/dump-conntrack", "-m"]);
     assert!(dump.contains("helper=ftp"), "{dump}");
     assert!(dump.contains("parent=("), "{dump}");
+}
+
+/// TFTP through SNAT with the TFTP ALG: the server answers from a new
+/// port, which is admitted as `+rel` and translated back to the client;
+/// the client's ACKs leave translated.
+#[test]
+fn tftp_through_snat() {
+    if !can_run("tftp_through_snat") {
+        return;
+    }
+    let _t = traffic_lock();
+    let n = Net::new(&["10.99.0.1", "10.99.0.2"]);
+    n.neigh(1, "10.99.0.100", 0);
+    n.flows(
+        "table=0,priority=10,arp,actions=NORMAL\n\
+         table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1,nat)\n\
+         table=1,priority=20,in_port=1,udp,tp_dst=69,ct_state=+trk+new,actions=ct(commit,alg=tftp,nat(src=10.99.0.100)),output:2\n\
+         table=1,priority=20,in_port=2,udp,ct_state=+trk+new+rel,actions=ct(commit,nat),output:1\n\
+         table=1,priority=10,in_port=1,ip,ct_state=+trk+est,actions=output:2\n\
+         table=1,priority=10,in_port=2,ip,ct_state=+trk+est,actions=output:1\n\
+         table=1,priority=1,actions=drop\n",
+    );
+    let srv = n.bg(1, "tftp", &["tftp-server", "10.99.0.2"]);
+    assert!(srv.wait("ready", 10));
+    let r = n.py(0, &["tftp-get", "10.99.0.2"]);
+    let r = r.unwrap_or_else(|err| panic!("{err}\n{}\n{}", srv.output(), n.diag()));
+    assert!(r.contains("got 2304 same 1 from 10.99.0.2 "), "{r}");
+    assert!(srv.wait("done", 5), "{}", srv.output());
+    let so = srv.output();
+    assert!(so.contains("rrq-peer 10.99.0.100 "), "{so}");
+    assert!(so.contains("ack-peer 10.99.0.100 "), "{so}");
+    assert!(
+        n.n_packets(&["in_port=2", "ct_state=+new+rel+trk"]) >= 1,
+        "{}",
+        n.diag()
+    );
 }
 
 /// A 3000-byte UDP datagram (3 fragments at MTU 1500) through `ct()`
