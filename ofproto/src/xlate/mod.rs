@@ -928,8 +928,8 @@ impl Ctx<'_, '_> {
                     let v = be(&mf.value);
                     let m = mf.mask.as_deref().map_or(ones128(w), be);
                     match mf.field {
-                        Field::CtMark => a.mark = Some((v as u32, m as u32)),
-                        Field::CtLabel => a.label = Some((v, m)),
+                        Field::CtMark => merge_mark(&mut a.mark, v as u32, m as u32),
+                        Field::CtLabel => merge_label(&mut a.label, v, m),
                         _ => {}
                     }
                 }
@@ -943,8 +943,8 @@ impl Ctx<'_, '_> {
                     let m = ones128(nb) << ofs;
                     let v = ((*value as u128) << ofs) & m;
                     match Self::header_field(dst) {
-                        Field::CtMark => a.mark = Some((v as u32, m as u32)),
-                        Field::CtLabel => a.label = Some((v, m)),
+                        Field::CtMark => merge_mark(&mut a.mark, v as u32, m as u32),
+                        Field::CtLabel => merge_label(&mut a.label, v, m),
                         _ => {}
                     }
                 }
@@ -1207,6 +1207,22 @@ impl Ctx<'_, '_> {
 
 fn mac(m: &[u8; 6]) -> u128 {
     dp_core::flow::mac_to_u64(*m) as u128
+}
+
+/// Adds one `exec()` write of `ct_mark` to the ones before it: `ovs-ofctl`
+/// encodes a 128-bit `set_field:V->ct_label` as two 64-bit loads (OVS
+/// `ofpact_put_set_field` / `nx_put_reg_load`), so each write only replaces
+/// the bits of its own mask (OVS accumulates them in the `ct_mark`/`ct_label`
+/// attributes of `compose_conntrack_action` the same way).
+fn merge_mark(acc: &mut Option<(u32, u32)>, v: u32, m: u32) {
+    let (ov, om) = acc.unwrap_or((0, 0));
+    *acc = Some(((ov & !m) | (v & m), om | m));
+}
+
+/// [`merge_mark`] for `ct_label`.
+fn merge_label(acc: &mut Option<(u128, u128)>, v: u128, m: u128) {
+    let (ov, om) = acc.unwrap_or((0, 0));
+    *acc = Some(((ov & !m) | (v & m), om | m));
 }
 
 fn nat_action(n: &Nat) -> NatAction {
