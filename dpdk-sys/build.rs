@@ -103,6 +103,7 @@ fn main() {
         )
         .allowlist_var("RTE_ETHER_(ADDR_LEN|MTU|HDR_LEN|CRC_LEN)")
         .allowlist_var("SOCKET_ID_ANY")
+        .allowlist_var("RTE_VER_(YEAR|MONTH|MINOR|SUFFIX|RELEASE)")
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)
         .derive_default(true)

@@ -291,6 +291,24 @@ fn init_with(
     .clone()
 }
 
+/// The DPDK version this build is linked against, as `rte_version()` prints
+/// it and OVS writes it to `Open_vSwitch.dpdk_version` (e.g.
+/// `"DPDK 22.11.11"`).
+pub fn dpdk_version() -> String {
+    let suffix = String::from_utf8_lossy(sys::RTE_VER_SUFFIX);
+    let suffix = suffix.trim_end_matches('\0');
+    let mut v = format!(
+        "DPDK {}.{:02}.{}",
+        sys::RTE_VER_YEAR,
+        sys::RTE_VER_MONTH,
+        sys::RTE_VER_MINOR
+    );
+    if !suffix.is_empty() {
+        v.push_str(&format!("{suffix}{}", sys::RTE_VER_RELEASE));
+    }
+    v
+}
+
 /// True once [`dpdk_init`] (or the first [`DpdkNetdev::open`]) initialised
 /// the EAL successfully.
 pub fn dpdk_initialized() -> bool {

@@ -28,6 +28,7 @@ pub mod appctl;
 pub mod bridge;
 pub mod cli;
 pub mod daemon;
+pub mod dpdk;
 pub mod ofproto;
 pub mod unixctl;
 pub mod vlog;
