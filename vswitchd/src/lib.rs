@@ -29,6 +29,7 @@ pub mod bridge;
 pub mod cli;
 pub mod daemon;
 pub mod dpdk;
+pub mod fdb;
 pub mod ofproto;
 pub mod unixctl;
 pub mod vlog;

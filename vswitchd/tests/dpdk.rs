@@ -249,6 +249,20 @@ fn net_pcap_ports_forward_with_normal_and_learning() {
     );
     assert_eq!(stat(&e, &pa, "rx_packets"), N as u64);
 
+    // fdb/add teaches a MAC on a port.
+    assert_eq!(
+        e.appctl(&["fdb/add", &br, &pc, "0", "02:00:00:00:00:0c"])
+            .unwrap(),
+        "OK\n"
+    );
+    let fdb = e.appctl(&["fdb/show", &br]).unwrap();
+    let ofp_c = e.get("interface", &pc, "ofport");
+    assert!(
+        fdb.lines().any(|l| l.contains("02:00:00:00:00:0c")
+            && l.split_whitespace().next() == Some(ofp_c.as_str())),
+        "{fdb}"
+    );
+
     // Ports go away cleanly.
     e.vsctl(&["del-port", &br, &pa]).unwrap();
     e.vsctl(&["del-port", &br, &pb]).unwrap();
