@@ -87,6 +87,7 @@ fn main() {
         )
         .allowlist_function("rte_dev_(probe|remove)")
         .allowlist_function("rte_(strerror|socket_id|lcore_count)")
+        .allowlist_function("rte_thread_(register|unregister)")
         .allowlist_function(
             "rte_eth_(dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close\
              |stats_get|stats_reset|macaddr_get|dev_get_mtu|dev_set_mtu|link_get_nowait\
