@@ -87,6 +87,7 @@ fn main() {
         )
         .allowlist_function("rte_dev_(probe|remove)")
         .allowlist_function("rte_(strerror|socket_id|lcore_count)")
+        .allowlist_function("rte_thread_(register|unregister)")
         .allowlist_function(
             "rte_eth_(dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close\
              |stats_get|stats_reset|macaddr_get|dev_get_mtu|dev_set_mtu|link_get_nowait\
@@ -103,6 +104,7 @@ fn main() {
         )
         .allowlist_var("RTE_ETHER_(ADDR_LEN|MTU|HDR_LEN|CRC_LEN)")
         .allowlist_var("SOCKET_ID_ANY")
+        .allowlist_var("RTE_VER_(YEAR|MONTH|MINOR|SUFFIX|RELEASE)")
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)
         .derive_default(true)

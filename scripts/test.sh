@@ -14,5 +14,6 @@ echo "== cargo test --workspace"
 cargo test --workspace
 echo "== DPDK ports (cargo feature dpdk)"
 cargo test -p netdev --features dpdk --test dpdk
+cargo test -p vswitchd --features dpdk --test dpdk
 echo "== benches compile"
 cargo bench --workspace --no-run

@@ -79,6 +79,11 @@ int rvs_rte_errno(void)
     return rte_errno;
 }
 
+unsigned int rvs_rte_lcore_id(void)
+{
+    return rte_lcore_id();
+}
+
 unsigned int rvs_rte_mempool_size(const struct rte_mempool *mp)
 {
     return mp->size;

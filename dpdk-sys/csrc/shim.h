@@ -25,6 +25,9 @@ int rvs_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 void *rvs_rte_pktmbuf_mtod(struct rte_mbuf *m);
 int rvs_rte_pktmbuf_linearize(struct rte_mbuf *m);
 int rvs_rte_errno(void);
+/* rte_lcore_id(): the calling thread's lcore id, LCORE_ID_ANY (UINT32_MAX)
+ * for a thread that is neither an EAL lcore nor registered. */
+unsigned int rvs_rte_lcore_id(void);
 unsigned int rvs_rte_mempool_size(const struct rte_mempool *mp);
 /* rte_eal_init() that restores the calling thread's CPU affinity afterwards
  * (EAL pins the calling thread to the main lcore; OVS restores it too). */

@@ -551,3 +551,18 @@ fn forward_rate_pcap_to_null() {
     );
     assert_eq!(tx.tx_copied_packets(), 0);
 }
+
+#[test]
+fn infinite_rx_replays_a_pcap_larger_than_the_rings() {
+    let _g = eal();
+    let dir = TmpDir::new("bigpcap");
+    let path = dir.0.join("in.pcap");
+    let frames: Vec<Vec<u8>> = (0..10_000).map(|i| frame(i, 60)).collect();
+    write_pcap(&path, &frames);
+    let devargs = format!("net_pcap_big,rx_pcap={},infinite_rx=1", path.display());
+    assert_eq!(dpdk::pcap_replay_mbufs(&devargs), 10_000);
+    assert_eq!(dpdk::pcap_replay_mbufs("net_null0"), 0);
+    let dev = DpdkNetdev::open("big", &opts(&[("dpdk-devargs", &devargs)])).expect("open");
+    let got = rx_until(&*dev, 64);
+    assert!(got.len() >= 64, "replayed {}", got.len());
+}

@@ -277,6 +277,7 @@ pub fn register(cmds: &Commands, sw: Arc<Mutex<Switch>>, exit: Arc<ExitControl>)
         }
         Ok("pmd rxq rebalance requested.\n".into())
     });
+    crate::fdb::register(cmds, sw.clone());
     let s = sw.clone();
     cmds.register("fdb/show", "bridge", 1, 1, move |a| {
         let sw = s.lock();

@@ -158,6 +158,8 @@ pub struct Switch {
     reval: RevalidatorState,
     /// Connection tracking of the datapath (see [`crate::ct`]).
     pub ct: crate::ct::CtState,
+    /// DPDK initialisation state (`other_config:dpdk-init`).
+    pub dpdk: crate::dpdk::DpdkState,
 }
 
 fn parse_num<T: std::str::FromStr>(
@@ -211,6 +213,7 @@ impl Switch {
             fresh: BTreeSet::new(),
             reval: RevalidatorState::default(),
             ct,
+            dpdk: Default::default(),
         }
     }
 
@@ -254,6 +257,7 @@ impl Switch {
         let root = replica.open_vswitch()?;
         self.coverage.inc("bridge_reconfigure");
         let mut txn = StatusTxn::new();
+        self.dpdk.run(&root.other_config);
 
         // Datapath-wide settings.
         if self.dp_other_config.as_ref() != Some(&root.other_config) {
@@ -392,20 +396,35 @@ impl Switch {
         if get("datapath_types").map(Datum::strings) != Some(vec!["netdev".to_string()]) {
             txn.datapath_types(root.uuid, &["netdev"]);
         }
-        let types: Vec<String> = IFACE_TYPES.iter().map(|s| s.to_string()).collect();
-        if get("iface_types").map(Datum::strings) != Some(types) {
-            txn.iface_types(root.uuid, IFACE_TYPES);
+        let mut types: Vec<&str> = IFACE_TYPES.to_vec();
+        types.extend(self.dpdk.iface_types());
+        types.sort_unstable();
+        if get("iface_types").map(Datum::strings)
+            != Some(types.iter().map(|s| s.to_string()).collect())
+        {
+            txn.iface_types(root.uuid, &types);
         }
         if get("ovs_version").and_then(Datum::as_str) != Some(OVS_VERSION) {
             txn.ovs_version(root.uuid, OVS_VERSION);
         }
-        if get("dpdk_initialized").and_then(Datum::as_bool) != Some(false) {
+        let dpdk_up = self.dpdk.initialized();
+        if get("dpdk_initialized").and_then(Datum::as_bool) != Some(dpdk_up) {
             txn.set(
                 "Open_vSwitch",
                 root.uuid,
                 "dpdk_initialized",
-                Datum::from(false),
+                Datum::from(dpdk_up),
             );
+        }
+        if let Some(v) = self.dpdk.version() {
+            if get("dpdk_version").and_then(Datum::as_str) != Some(v.as_str()) {
+                txn.set(
+                    "Open_vSwitch",
+                    root.uuid,
+                    "dpdk_version",
+                    Datum::optional(Some(v.as_str())),
+                );
+            }
         }
         if root.cur_cfg != root.next_cfg {
             txn.cur_cfg(root.uuid, root.next_cfg);
@@ -456,6 +475,9 @@ impl Switch {
             .filter(|(n, _)| n.as_str() != br)
             .flat_map(|(_, s)| s.ifaces.keys().cloned())
             .collect();
+        // VLAN settings first: new ports are routed (with them) before they
+        // are polled.
+        self.bridges.get_mut(br).expect("bridge exists").port_cfg = port_cfg;
         let now = Instant::now();
         for (name, (i, p)) in &want {
             let affinity = i.other_config.get("pmd-rxq-affinity").cloned();
@@ -531,22 +553,10 @@ impl Switch {
 
         // Forwarding state and routing of misses.
         let bs = self.bridges.get_mut(br).expect("bridge exists");
-        bs.port_cfg = port_cfg;
         let ports: Vec<BridgePort> = bs
             .ifaces
             .iter()
-            .map(|(name, s)| {
-                let (tag, trunks, mode) =
-                    bs.port_cfg.get(&s.port_name).cloned().unwrap_or_default();
-                BridgePort {
-                    odp_port: s.odp_port,
-                    ofport: s.ofport,
-                    name: name.clone(),
-                    tag: tag.map(|t| t as u16),
-                    trunks: trunks.into_iter().map(|t| t as u16).collect(),
-                    vlan_mode: mode,
-                }
-            })
+            .map(|(name, s)| bridge_port(bs, name, &s.port_name, s.odp_port, s.ofport))
             .collect();
         let odps: Vec<u32> = ports.iter().map(|p| p.odp_port).collect();
         bs.normal.set_ports(ports);
@@ -620,7 +630,10 @@ impl Switch {
             }
         };
         let kind = i.type_.as_str();
-        if kind == "patch" || kind == "dpdk" {
+        if kind == "dpdk" {
+            self.dpdk.check_open(&i.name)?;
+        }
+        if kind == "patch" {
             return Err(format!(
                 "could not open network device {} (Address family not supported by protocol): unsupported interface type \"{kind}\"",
                 i.name
@@ -633,10 +646,26 @@ impl Switch {
             }
         }
         let odp = self.free_odp_port();
+        // Misses from the port go to this bridge from its first packet on
+        // (a port is polled as soon as it is in the datapath).
+        {
+            let bs = &self.bridges[br];
+            let mut ports: Vec<BridgePort> = bs
+                .ifaces
+                .iter()
+                .map(|(n, s)| bridge_port(bs, n, &s.port_name, s.odp_port, s.ofport))
+                .collect();
+            ports.push(bridge_port(bs, &i.name, port_name, odp, ofport));
+            bs.normal.set_ports(ports);
+            self.dispatcher.set_bridge(&[odp], bs.normal.clone());
+        }
         let warns = self
             .dp
             .add_port(odp, netdev.clone(), affinity.as_deref())
-            .map_err(|e| format!("could not add network device {} to ofproto ({e})", i.name))?;
+            .map_err(|e| {
+                self.dispatcher.remove_port(odp);
+                format!("could not add network device {} to ofproto ({e})", i.name)
+            })?;
         warns.into_iter().for_each(|w| vlog::warn("dpif_netdev", w));
         vlog::info(
             "bridge",
@@ -686,7 +715,9 @@ impl Switch {
                 .map(|(k, v)| (k.to_string(), v as i64))
                 .collect();
                 let mut status = n.status();
-                status.insert("driver_name".into(), n.kind().to_string());
+                status
+                    .entry("driver_name".into())
+                    .or_insert_with(|| n.kind().to_string());
                 txn.interface_link_state(s.uuid, Some(&n.link_state().to_string()))
                     .interface_mac_in_use(s.uuid, Some(&mac_str(n.mac())))
                     .interface_mtu(s.uuid, Some(n.mtu() as i64))
@@ -786,6 +817,19 @@ pub struct RevalidatorState {
 impl Default for Switch {
     fn default() -> Self {
         Switch::new()
+    }
+}
+
+/// The forwarding view of interface `name` of port `port_name` on `bs`.
+fn bridge_port(bs: &BridgeState, name: &str, port_name: &str, odp: u32, ofport: u32) -> BridgePort {
+    let (tag, trunks, mode) = bs.port_cfg.get(port_name).cloned().unwrap_or_default();
+    BridgePort {
+        odp_port: odp,
+        ofport,
+        name: name.to_owned(),
+        tag: tag.map(|t| t as u16),
+        trunks: trunks.into_iter().map(|t| t as u16).collect(),
+        vlan_mode: mode,
     }
 }
 

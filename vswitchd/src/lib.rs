@@ -29,6 +29,8 @@ pub mod bridge;
 pub mod cli;
 pub mod ct;
 pub mod daemon;
+pub mod dpdk;
+pub mod fdb;
 pub mod ofconn;
 pub mod ofproto;
 pub mod openflow;

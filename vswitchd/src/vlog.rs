@@ -28,6 +28,7 @@ pub const MODULES: &[&str] = &[
     "bridge",
     "coverage",
     "daemon_unix",
+    "dpdk",
     "dpif",
     "dpif_netdev",
     "memory",

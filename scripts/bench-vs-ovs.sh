@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# rvs-vswitchd against OVS-DPDK (Debian's openvswitch-switch-dpdk, OVS 3.1 on
+# DPDK 22.11) on the same DPDK vdevs, one PMD core each, same pcap.
+#
+# Each scenario runs on both switches alternately (OVS, rvs, OVS, rvs, ...)
+# for ROUNDS rounds. A run: fresh ovsdb-server and switch, bridge br0
+# (datapath_type=netdev) with p1 = net_pcap replaying the scenario's pcap
+# (infinite_rx=1) and p2 = net_null (no-rx=1, drops what it is given); the
+# rate is the growth of p2's statistics:tx_packets over WINDOW seconds after
+# WARMUP seconds, timed between two updates of the statistics column (both
+# switches write it every 5 s). Prints the median per switch and writes
+# markdown, JSON and a PNG bar chart to benches/results/.
+#
+# Usage: scripts/bench-vs-ovs.sh [SCENARIO...]
+#   env: ROUNDS (3), WARMUP (5 s), WINDOW (10 s), OUT (benches/results)
+# Scenarios: pf_64_1flow pf_64_10kflows normal_64 pf_512 pf_1518
+#            of_multitable_64 ct_64 (OVS only: not yet supported by rvs)
+# Needs root (DPDK, pinning). No hugepages or NIC needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-5}
+WINDOW=${WINDOW:-10}
+OUT=${OUT:-benches/results}
+OVS_BIN=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
+ALL_SCENARIOS=(pf_64_1flow pf_64_10kflows normal_64 pf_512 pf_1518 of_multitable_64 ct_64)
+if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL_SCENARIOS[@]}"); fi
+
+# --- what the benchmark needs: OVS-DPDK, the vdev PMDs, matplotlib ---------
+need_apt=()
+for pkg in openvswitch-switch-dpdk librte-mempool-ring23 librte-net-pcap23 librte-net-null23 \
+    python3-matplotlib libdpdk-dev libclang-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    own_policy=0
+    # The packages' maintainer scripts must not start the system's daemons.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt-get update -qq
+    rc=0
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" || rc=$?
+    [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$rc" = 0 ] || exit "$rc"
+fi
+# testpmd gives the io-forwarding limit of these vdevs where it exists.
+TESTPMD=$(command -v dpdk-testpmd || true)
+
+echo "== building rvs-vswitchd (feature dpdk) and rvs-pktgen (release)"
+cargo build --release -q -p vswitchd --features dpdk -p pktgen
+RVS_BIN=$ROOT/target/release/rvs-vswitchd
+PKTGEN=$ROOT/target/release/rvs-pktgen
+
+WORK=$(mktemp -d /tmp/rvs-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# --- traffic -----------------------------------------------------------------
+# Host A (02:00:00:00:00:01, on p1) sends to host B (02:00:00:00:00:02), which
+# the NORMAL pipelines are told is behind p2 (ovs-appctl fdb/add).
+echo "== pcaps"
+"$PKTGEN" pcap -o "$WORK/64_1flow.pcap" --size 64
+"$PKTGEN" pcap -o "$WORK/64_10k.pcap" --size 64 --flows 10000 \
+    --src-ip 10.0.0.1-10.0.39.16 --src-port 1024-1123 --dst-port 2000-2099
+"$PKTGEN" pcap -o "$WORK/512_1flow.pcap" --size 512
+"$PKTGEN" pcap -o "$WORK/1518_1flow.pcap" --size 1518
+
+pcap_of() {
+    case $1 in
+        pf_64_1flow | normal_64 | of_multitable_64 | ct_64) echo "$WORK/64_1flow.pcap" ;;
+        pf_64_10kflows) echo "$WORK/64_10k.pcap" ;;
+        pf_512) echo "$WORK/512_1flow.pcap" ;;
+        pf_1518) echo "$WORK/1518_1flow.pcap" ;;
+    esac
+}
+
+# The pipeline each switch runs per scenario ("" = not supported).
+pipeline_of() { # SWITCH SCENARIO
+    case "$1/$2" in
+        ovs/normal_64) echo "NORMAL + fdb/add" ;;
+        ovs/of_multitable_64) echo "OpenFlow 3 tables (goto_table)" ;;
+        ovs/ct_64) echo "OpenFlow ct(commit) + output" ;;
+        ovs/*) echo "OpenFlow in_port=1,actions=output:2" ;;
+        rvs/of_multitable_64 | rvs/ct_64) echo "" ;;
+        rvs/*) echo "NORMAL + fdb/add" ;;
+    esac
+}
+
+describe() {
+    case $1 in
+        pf_64_1flow) echo "port forward, 64 B, 1 flow" ;;
+        pf_64_10kflows) echo "port forward, 64 B, 10k flows" ;;
+        normal_64) echo "NORMAL with learned MACs, 64 B, 1 flow" ;;
+        pf_512) echo "port forward, 512 B, 1 flow" ;;
+        pf_1518) echo "port forward, 1518 B, 1 flow" ;;
+        of_multitable_64) echo "OpenFlow multi-table, 64 B, 1 flow" ;;
+        ct_64) echo "conntrack, 64 B, 1 flow" ;;
+    esac
+}
+
+# One run: prints the rate in packets per second (or "error: ...").
+run_one() { # SWITCH SCENARIO ROUND
+    local sw=$1 sc=$2 r=$3
+    local d=$WORK/$sw-$sc-$r
+    mkdir -p "$d"
+    export OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d
+    local vs=(ovs-vsctl --timeout=60 --db=unix:$d/db.sock)
+    ovsdb-tool create "$d/conf.db" "$SCHEMA"
+    ovsdb-server "$d/conf.db" --remote=punix:"$d/db.sock" --unixctl="$d/ovsdb.ctl" \
+        --pidfile="$d/ovsdb.pid" --log-file="$d/ovsdb.log" --detach --no-chdir -vconsole:off
+    "${vs[@]}" --no-wait init
+    "${vs[@]}" --no-wait set open . other_config:dpdk-init=true \
+        other_config:pmd-cpu-mask=0x2 other_config:dpdk-lcore-mask=0x1 \
+        "other_config:dpdk-extra=--no-huge --legacy-mem -m 1024 --no-pci --file-prefix=rb$$$sw$r --no-shconf"
+    local bin=$OVS_BIN
+    [ "$sw" = rvs ] && bin=$RVS_BIN
+    "$bin" unix:"$d/db.sock" --pidfile="$d/vswitchd.pid" --log-file="$d/vswitchd.log" \
+        --unixctl="$d/vswitchd.ctl" --detach --no-chdir -vconsole:off
+    local app=(ovs-appctl --timeout=30 -t "$d/vswitchd.ctl")
+    "${vs[@]}" add-br br0 -- set bridge br0 datapath_type=netdev
+    "${vs[@]}" add-port br0 p2 -- set interface p2 type=dpdk ofport_request=2 \
+        'options:dpdk-devargs="net_null0,no-rx=1"'
+    case "$(pipeline_of "$sw" "$sc")" in
+        "NORMAL + fdb/add")
+            "${app[@]}" fdb/add br0 p2 0 02:00:00:00:00:02 >/dev/null
+            ;;
+        "OpenFlow in_port=1,actions=output:2")
+            ovs-ofctl del-flows br0
+            ovs-ofctl add-flow br0 in_port=1,actions=output:2
+            ;;
+        "OpenFlow 3 tables (goto_table)")
+            ovs-ofctl del-flows br0
+            ovs-ofctl -O OpenFlow13 add-flow br0 table=0,in_port=1,actions=goto_table:1
+            ovs-ofctl -O OpenFlow13 add-flow br0 table=1,ip,nw_dst=10.0.0.0/8,actions=goto_table:2
+            ovs-ofctl -O OpenFlow13 add-flow br0 table=2,udp,tp_dst=1024,actions=output:2
+            ;;
+        "OpenFlow ct(commit) + output")
+            ovs-ofctl del-flows br0
+            ovs-ofctl add-flow br0 "table=0,in_port=1,ip,ct_state=-trk,actions=ct(table=1)"
+            ovs-ofctl add-flow br0 "table=1,in_port=1,ip,ct_state=+trk+new,actions=ct(commit),output:2"
+            ovs-ofctl add-flow br0 "table=1,in_port=1,ip,ct_state=+trk+est,actions=output:2"
+            ;;
+    esac
+    "${vs[@]}" add-port br0 p1 -- set interface p1 type=dpdk ofport_request=1 \
+        "options:dpdk-devargs=\"net_pcap0,rx_pcap=$(pcap_of "$sc"),infinite_rx=1\""
+    local err
+    err=$("${vs[@]}" get interface p1 error)$("${vs[@]}" get interface p2 error)
+    local rate
+    if [ "$err" != "[][]" ]; then
+        rate="error: $err"
+    else
+        sleep "$WARMUP"
+        rate=$(python3 - "$d/db.sock" "$WINDOW" <<'EOF'
+import subprocess, sys, time
+db, window = sys.argv[1], float(sys.argv[2])
+def tx():
+    out = subprocess.run(["ovs-vsctl", "--db=unix:" + db, "get", "interface", "p2",
+                          "statistics:tx_packets"], capture_output=True, text=True).stdout
+    return int(out.strip() or 0)
+def next_change(v, limit=12.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        n = tx()
+        if n != v:
+            return time.monotonic(), n
+        time.sleep(0.05)
+    raise SystemExit("error: statistics did not change")
+t, v = next_change(tx())
+t1, v1 = t, v
+while t - t1 < window - 0.5:
+    t, v = next_change(v)
+print(f"{(v - v1) / (t - t1):.0f}")
+EOF
+        ) || rate="error: measurement failed"
+    fi
+    "${app[@]}" exit >/dev/null 2>&1 || true
+    sleep 0.5
+    for pf in vswitchd.pid ovsdb.pid; do
+        if [ -s "$d/$pf" ]; then
+            kill "$(cat "$d/$pf")" 2>/dev/null || true
+        fi
+    done
+    sleep 0.5
+    echo "$rate"
+}
+
+echo "== machine"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before: $LOAD_BEFORE"
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+for sc in "${SCENARIOS[@]}"; do
+    for r in $(seq 1 "$ROUNDS"); do
+        for sw in ovs rvs; do
+            pipe=$(pipeline_of "$sw" "$sc")
+            if [ -z "$pipe" ]; then
+                continue
+            fi
+            rate=$(run_one "$sw" "$sc" "$r" 2>>"$WORK/errors.log" | tail -1)
+            printf '%-18s round %d %-4s %-40s %s\n' "$sc" "$r" "$sw" "$pipe" "$rate"
+            python3 -c 'import json,sys; print(json.dumps(dict(scenario=sys.argv[1], round=int(sys.argv[2]), switch=sys.argv[3], pipeline=sys.argv[4], pps=(float(sys.argv[5]) if sys.argv[5].replace(".","",1).isdigit() else None), raw=sys.argv[5])))' \
+                "$sc" "$r" "$sw" "$pipe" "$rate" >>"$RESULTS"
+        done
+    done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+mkdir -p "$OUT"
+STAMP=$(date -u +%Y%m%d-%H%M)
+export RESULTS OUT STAMP LOAD_BEFORE LOAD_AFTER ROUNDS WARMUP WINDOW TESTPMD
+export RVS_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+export OVS_VERSION=$("$OVS_BIN" --version | head -2 | tr '\n' ' ')
+export RUSTC_VERSION=$(rustc --version)
+export SCENARIO_NAMES=$(for sc in "${SCENARIOS[@]}"; do printf '%s=%s;' "$sc" "$(describe "$sc")"; done)
+# Debian's python3 (python3-matplotlib), not one a version manager put first.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" "$ROOT/scripts/bench-report.py"
