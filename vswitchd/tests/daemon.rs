@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The `ofport` of interface `i`.
@@ -274,40 +273,6 @@ fn ping_over_system_ports() {
     }
 }
 
-const TCP_SERVER: &str = r#"
-import socket, sys
-n = int(sys.argv[1])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5201)); s.listen(1); s.settimeout(60)
-c, _ = s.accept(); c.settimeout(60)
-got = 0; bad = -1
-while got < n:
-    d = c.recv(1 << 16)
-    if not d: break
-    for k in range(0, len(d), 4096):
-        chunk = d[k:k+4096]
-        exp = bytes(((got + k + j) * 7 + 3) % 251 for j in range(len(chunk)))
-        if chunk != exp and bad < 0:
-            bad = got + k
-    got += len(d)
-c.sendall(b"OK" if (got == n and bad < 0) else b"BAD")
-print(got, bad)
-"#;
-
-const TCP_CLIENT: &str = r#"
-import socket, sys, time
-n = int(sys.argv[1]); dst = sys.argv[2]
-for i in range(100):
-    try:
-        s = socket.create_connection((dst, 5201), timeout=5); break
-    except OSError:
-        time.sleep(0.2)
-data = bytes(((i * 7) + 3) % 251 for i in range(n))
-s.settimeout(60); s.sendall(data); s.shutdown(socket.SHUT_WR)
-r = s.recv(16)
-print(r.decode())
-"#;
-
 #[test]
 fn tcp_transfer_every_byte_checked() {
     if !can_run("tcp_transfer_every_byte_checked") {
@@ -317,23 +282,7 @@ fn tcp_transfer_every_byte_checked() {
     let mut e = Env::new();
     let (_br, a, b) = two_hosts(&mut e, "afxdp");
     assert!(a.ping(&b.ip, 20), "{}", e.log());
-    let n = (4 << 20).to_string();
-    let server = Command::new("ip")
-        .args(["netns", "exec", &b.ns, "python3", "-c", TCP_SERVER, &n])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = a.exec(&["python3", "-c", TCP_CLIENT, &n, &b.ip]);
-    let out = server.wait_with_output().unwrap();
-    let server_out = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        client.as_deref().map(str::trim),
-        Ok("OK"),
-        "server: {server_out} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(server_out.trim(), format!("{n} -1"));
+    tcp_transfer_checked(&a, &b, 4 << 20);
 }
 
 #[test]

@@ -270,3 +270,46 @@ fn net_pcap_ports_forward_with_normal_and_learning() {
     assert!(log.contains("DPDK Enabled - initialized"), "{log}");
     assert!(!log.contains("|ERR|") && !log.contains("|EMER|"), "{log}");
 }
+
+/// Two namespaces joined through `type=dpdk` ports on `net_af_packet` vdevs
+/// (DPDK reaching the veths): ping and a TCP transfer with every byte
+/// checked, packets staying in mbufs end to end.
+#[test]
+fn namespaces_through_net_af_packet_vdevs() {
+    if !can_run("namespaces_through_net_af_packet_vdevs") {
+        return;
+    }
+    let _g = traffic_lock();
+    let mut e = dpdk_env("afp");
+    let br = unique("rvdp");
+    e.add_br(&br);
+    let a = Ns::new("10.79.0.1");
+    let b = Ns::new("10.79.0.2");
+    add_dpdk(
+        &e,
+        &br,
+        "dpdk-a",
+        &format!("net_af_packet0,iface={}", a.host),
+        &[],
+    );
+    add_dpdk(
+        &e,
+        &br,
+        "dpdk-b",
+        &format!("net_af_packet1,iface={}", b.host),
+        &[],
+    );
+    for i in ["dpdk-a", "dpdk-b"] {
+        assert_eq!(e.get("interface", i, "error"), "[]", "{}", e.log());
+    }
+    assert!(
+        a.ping(&b.ip, 20),
+        "ping through DPDK ports failed\n{}",
+        e.log()
+    );
+    tcp_transfer_checked(&a, &b, 1 << 20);
+    assert!(
+        stat(&e, "dpdk-a", "rx_packets") > 0
+            || wait_for(12, || (stat(&e, "dpdk-a", "rx_packets") > 0).then_some(())).is_some()
+    );
+}

@@ -443,3 +443,60 @@ impl Drop for Ns {
         quiet(&["ip", "netns", "del", &self.ns]);
     }
 }
+
+pub const TCP_SERVER: &str = r#"
+import socket, sys
+n = int(sys.argv[1])
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5201)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60)
+got = 0; bad = -1
+while got < n:
+    d = c.recv(1 << 16)
+    if not d: break
+    for k in range(0, len(d), 4096):
+        chunk = d[k:k+4096]
+        exp = bytes(((got + k + j) * 7 + 3) % 251 for j in range(len(chunk)))
+        if chunk != exp and bad < 0:
+            bad = got + k
+    got += len(d)
+c.sendall(b"OK" if (got == n and bad < 0) else b"BAD")
+print(got, bad)
+"#;
+
+pub const TCP_CLIENT: &str = r#"
+import socket, sys, time
+n = int(sys.argv[1]); dst = sys.argv[2]
+for i in range(100):
+    try:
+        s = socket.create_connection((dst, 5201), timeout=5); break
+    except OSError:
+        time.sleep(0.2)
+data = bytes(((i * 7) + 3) % 251 for i in range(n))
+s.settimeout(60); s.sendall(data); s.shutdown(socket.SHUT_WR)
+r = s.recv(16)
+print(r.decode())
+"#;
+
+/// Sends `n` bytes over TCP from namespace `a` to a server in namespace `b`
+/// (python3 sockets) and checks every byte arrived, in order; panics with
+/// both sides' output otherwise.
+pub fn tcp_transfer_checked(a: &Ns, b: &Ns, n: usize) {
+    let n = n.to_string();
+    let server = Command::new("ip")
+        .args(["netns", "exec", &b.ns, "python3", "-c", TCP_SERVER, &n])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = a.exec(&["python3", "-c", TCP_CLIENT, &n, &b.ip]);
+    let out = server.wait_with_output().unwrap();
+    let server_out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        client.as_deref().map(str::trim),
+        Ok("OK"),
+        "server: {server_out} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server_out.trim(), format!("{n} -1"));
+}
