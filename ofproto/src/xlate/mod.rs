@@ -23,8 +23,11 @@
 //! revalidation reproduces the same actions.
 
 pub mod format;
+mod patch;
 #[cfg(test)]
 mod tests;
+
+pub use patch::{PatchPeer, PatchTarget};
 
 use crate::group::{
     GroupTable, SelectionMethod, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT,
@@ -57,6 +60,8 @@ pub struct PortMap {
     by_of: BTreeMap<u32, (u32, String)>,
     of_by_odp: HashMap<u32, u32>,
     down: std::collections::HashSet<u32>,
+    /// Patch ports and their peers ([`PortMap::set_patch`]).
+    patches: BTreeMap<u32, Option<PatchPeer>>,
 }
 
 impl PortMap {
@@ -996,6 +1001,12 @@ impl Ctx<'_, '_> {
     }
 
     fn out_of(&mut self, of: u32) {
+        if self.env.ports.is_patch(of) {
+            self.commit();
+            let (key, pkt) = (self.key.flow.clone(), self.base.clone());
+            self.patch_output(of, &key, &pkt);
+            return;
+        }
         match self.env.ports.odp(of) {
             Some(odp) => {
                 self.commit();
@@ -1027,7 +1038,12 @@ impl Ctx<'_, '_> {
                     .actions
                     .iter()
                     .any(|a| matches!(a, OdpAction::PushVlan { .. } | OdpAction::PopVlan));
-                self.odp.extend(x.actions);
+                if self.env.ports.patches().next().is_some() {
+                    let start = self.base.clone();
+                    self.patch_normal_outputs(x.actions, &start);
+                } else {
+                    self.odp.extend(x.actions);
+                }
                 if vlan_changed {
                     // The packet's VLAN after NORMAL is what its last output
                     // needed; restore the flow's view so later outputs get

@@ -1,0 +1,314 @@
+//! Patch ports (OVS `ofproto/ofproto-dpif-xlate.c` `patch_port_output()`).
+//!
+//! A patch port has an OpenFlow port number in its bridge but no datapath
+//! port. Output to it continues the translation in the bridge of its peer
+//! patch port, as if the packet had been received there: OpenFlow in_port
+//! is the peer port, metadata and registers start at zero, the action set
+//! is empty and conntrack state reads as untracked, but the packet headers
+//! are the ones modified so far; table 0 is looked up and the peer's action
+//! set runs at the end. The peer bridge's datapath actions are appended to
+//! the caller's; when they modify the packet they are wrapped in a datapath
+//! `clone()`, so the calling bridge's later actions still see the packet as
+//! it was before the patch port. The megaflow mask accumulates whatever
+//! both bridges consulted. Loops are cut at [`super::MAX_DEPTH`].
+//!
+//! The bridge owning a port map knows its patch ports' peers through
+//! [`PatchPeer`] (a weak reference to the peer bridge's [`PatchTarget`]),
+//! set with [`PortMap::set_patch`].
+
+use super::{Ctx, PortMap, XlateEnv, MAX_DEPTH};
+use crate::table::key::{XKey, META_WORDS};
+use dp_core::actions::OdpAction;
+use dp_core::flow::{fields as f, Flow};
+use std::sync::Weak;
+
+/// A bridge that translation can cross into through a patch port.
+pub trait PatchTarget: Send + Sync {
+    /// The bridge name (for traces).
+    fn bridge_name(&self) -> &str;
+
+    /// Calls `f` with the bridge's translation environment (its tables,
+    /// ports, NORMAL, recirculation ids, groups, meters and clock), `learn`
+    /// and `trace` as given. Locks must be taken so that a thread already
+    /// holding read locks of this or another bridge cannot deadlock (see
+    /// [`super::Pipeline::with_env_recursive`]).
+    fn with_env(&self, learn: bool, trace: bool, f: &mut dyn FnMut(&XlateEnv<'_>));
+}
+
+/// Where a patch port leads: the peer bridge and the peer port's OpenFlow
+/// number there.
+#[derive(Clone)]
+pub struct PatchPeer {
+    /// The peer bridge.
+    pub bridge: Weak<dyn PatchTarget>,
+    /// The peer patch port's OpenFlow number in that bridge.
+    pub ofport: u32,
+}
+
+impl std::fmt::Debug for PatchPeer {
+    fn fmt(&self, fm: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self
+            .bridge
+            .upgrade()
+            .map(|b| b.bridge_name().to_string())
+            .unwrap_or_default();
+        write!(fm, "PatchPeer({name}:{})", self.ofport)
+    }
+}
+
+impl PortMap {
+    /// Makes OpenFlow port `of` (already inserted with a datapath number
+    /// that no datapath port uses) a patch port leading to `peer`; `None`:
+    /// a patch port without a (valid) peer, which drops what is output to
+    /// it.
+    pub fn set_patch(&mut self, of: u32, peer: Option<PatchPeer>) {
+        self.patches.insert(of, peer);
+    }
+
+    /// True if OpenFlow port `of` is a patch port.
+    pub fn is_patch(&self, of: u32) -> bool {
+        self.patches.contains_key(&of)
+    }
+
+    /// The peer of patch port `of` (`Some(None)`: a patch port without
+    /// peer; `None`: not a patch port).
+    pub fn patch(&self, of: u32) -> Option<Option<&PatchPeer>> {
+        self.patches.get(&of).map(Option::as_ref)
+    }
+
+    /// The patch ports and their peers, by OpenFlow number.
+    pub fn patches(&self) -> impl Iterator<Item = (u32, Option<&PatchPeer>)> {
+        self.patches.iter().map(|(&o, p)| (o, p.as_ref()))
+    }
+}
+
+/// Most patch port crossings in one translation (OVS bounds all resubmits
+/// of a translation at `MAX_RESUBMITS`, `MAX_DEPTH * MAX_DEPTH`): loops of
+/// patch ports where floods branch would otherwise grow exponentially
+/// before the depth limit cuts them.
+pub const MAX_PATCH_CROSSINGS: u32 = MAX_DEPTH * MAX_DEPTH;
+
+thread_local! {
+    /// (nesting of patch crossings now, crossings since the outermost one
+    /// began) of the translation running on this thread.
+    static CROSSINGS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// One patch port crossing in progress (counted while it lives).
+struct Crossing;
+
+impl Crossing {
+    fn enter() -> Option<Crossing> {
+        CROSSINGS.with(|c| {
+            let (nest, total) = c.get();
+            let total = if nest == 0 { 0 } else { total };
+            if total >= MAX_PATCH_CROSSINGS {
+                return None;
+            }
+            c.set((nest + 1, total + 1));
+            Some(Crossing)
+        })
+    }
+}
+
+impl Drop for Crossing {
+    fn drop(&mut self) {
+        CROSSINGS.with(|c| {
+            let (nest, total) = c.get();
+            c.set((nest.saturating_sub(1), total));
+        });
+    }
+}
+
+/// True if datapath actions change the packet (headers, VLANs, conntrack
+/// state, recirculation), i.e. later actions would see another packet.
+fn modifies_packet(acts: &[OdpAction]) -> bool {
+    acts.iter().any(|a| {
+        !matches!(
+            a,
+            OdpAction::Output(_)
+                | OdpAction::Userspace(_)
+                | OdpAction::Meter(_)
+                | OdpAction::Clone(_)
+        )
+    })
+}
+
+impl Ctx<'_, '_> {
+    /// Output to patch port `of`: translation continues in the peer bridge
+    /// with the packet as it is now (`packet`: the datapath's view of the
+    /// packet at this point, datapath in_port included; `key`: the flow as
+    /// the OpenFlow tables see it). Returns true if `of` is a patch port
+    /// (whether or not anything was output).
+    pub(super) fn patch_output(&mut self, of: u32, key: &Flow, packet: &Flow) -> bool {
+        let Some(peer) = self.env.ports.patch(of) else {
+            return false;
+        };
+        let Some(peer) = peer.cloned() else {
+            self.note(format!("    patch port {of} has no peer: drop"));
+            return true;
+        };
+        let Some(target) = peer.bridge.upgrade() else {
+            self.note(format!("    patch port {of}: peer bridge is gone: drop"));
+            return true;
+        };
+        if self.depth >= MAX_DEPTH {
+            self.note("    over max translation depth: drop".into());
+            return true;
+        }
+        let Some(_crossing) = Crossing::enter() else {
+            self.note("    too many patch port crossings: drop".into());
+            return true;
+        };
+        let (learn, trace) = (self.env.learn, self.env.trace);
+        let depth = self.depth + 1;
+        let mut wc = std::mem::take(&mut self.wc);
+        let mut sub_out: Vec<OdpAction> = Vec::new();
+        let mut sub_trace: Vec<String> = Vec::new();
+        if trace {
+            let pad = "    ".repeat(depth as usize);
+            let name = target.bridge_name();
+            sub_trace.push(format!("{pad}bridge(\"{name}\")"));
+            sub_trace.push(format!("{pad}{}", "-".repeat(name.len() + 10)));
+        }
+        target.with_env(learn, trace, &mut |env| {
+            let mut k = XKey {
+                flow: key.clone(),
+                meta: [0; META_WORDS],
+            };
+            k.flow.set(f::IN_PORT, peer.ofport as u64);
+            // The peer bridge sees the packet as untracked (OVS
+            // `clear_conntrack()`).
+            for fd in [
+                f::CT_STATE,
+                f::CT_ZONE,
+                f::CT_MARK,
+                f::CT_LABEL_HI,
+                f::CT_LABEL_LO,
+                f::CT_NW_PROTO,
+                f::CT_NW_SRC,
+                f::CT_NW_DST,
+                f::CT_TP_SRC,
+                f::CT_TP_DST,
+            ] {
+                k.flow.set(fd, 0);
+            }
+            let mut sub = Ctx {
+                env,
+                key: k,
+                base: packet.clone(),
+                wc: std::mem::take(&mut wc),
+                odp: Vec::new(),
+                rules: Vec::new(),
+                groups: Vec::new(),
+                trace: Vec::new(),
+                depth,
+                exit: false,
+                table: 0,
+                action_set: Vec::new(),
+                pending_goto: None,
+                frozen: None,
+            };
+            sub.xlate_table(0);
+            if sub.frozen.is_none() {
+                let set = std::mem::take(&mut sub.action_set);
+                if !set.is_empty() {
+                    sub.exit = false;
+                    sub.note("action set:".to_string());
+                    sub.do_actions(&set);
+                }
+            }
+            if let Some(mut fr) = sub.frozen.take() {
+                fr.action_set = std::mem::take(&mut sub.action_set);
+                fr.meta = sub.key.meta;
+                let id = env.recirc.lock().id_for(fr);
+                sub.odp.push(OdpAction::Recirc(id));
+                sub.note(format!("    recirc(0x{id:x})"));
+            }
+            wc = std::mem::take(&mut sub.wc);
+            sub_out = std::mem::take(&mut sub.odp);
+            sub_trace.append(&mut sub.trace);
+        });
+        self.wc = wc;
+        self.trace.append(&mut sub_trace);
+        if modifies_packet(&sub_out) {
+            self.odp.push(OdpAction::Clone(sub_out));
+        } else {
+            self.odp.extend(sub_out);
+        }
+        true
+    }
+
+    /// Splices the translation of NORMAL's outputs to patch ports into
+    /// NORMAL's datapath actions: `acts` are NORMAL's actions for a packet
+    /// that is `start` (datapath view) before them.
+    pub(super) fn patch_normal_outputs(&mut self, acts: Vec<OdpAction>, start: &Flow) {
+        let mut pkt = start.clone();
+        for a in acts {
+            match a {
+                OdpAction::Output(odp) => {
+                    if let Some(of) = self.env.ports.ofport(odp) {
+                        if self.env.ports.is_patch(of) {
+                            let mut key = self.key.flow.clone();
+                            for fd in [f::VLAN0_TCI, f::VLAN0_TPID, f::VLAN1_TCI, f::VLAN1_TPID] {
+                                key.set(fd, pkt.get(fd));
+                            }
+                            self.patch_output(of, &key, &pkt);
+                            continue;
+                        }
+                    }
+                    self.odp.push(a);
+                }
+                OdpAction::PopVlan => {
+                    let (t1, p1) = (pkt.get(f::VLAN1_TCI), pkt.get(f::VLAN1_TPID));
+                    pkt.set(f::VLAN0_TCI, t1);
+                    pkt.set(f::VLAN0_TPID, p1);
+                    pkt.set(f::VLAN1_TCI, 0);
+                    pkt.set(f::VLAN1_TPID, 0);
+                    self.odp.push(a);
+                }
+                OdpAction::PushVlan { tpid, tci } => {
+                    let (t0, p0) = (pkt.get(f::VLAN0_TCI), pkt.get(f::VLAN0_TPID));
+                    pkt.set(f::VLAN1_TCI, t0);
+                    pkt.set(f::VLAN1_TPID, p0);
+                    pkt.set(f::VLAN0_TCI, (tci | dp_core::flow::VLAN_CFI) as u64);
+                    pkt.set(f::VLAN0_TPID, tpid as u64);
+                    self.odp.push(a);
+                }
+                other => self.odp.push(other),
+            }
+        }
+    }
+}
+
+impl super::Pipeline {
+    /// Calls `f` with this pipeline's translation environment, taking its
+    /// locks with `read_recursive`: a translation that crosses patch ports
+    /// holds the read locks of every bridge on its way, and a plain `read`
+    /// would wait behind a writer queued on a lock that another thread,
+    /// crossing the other way, holds for reading.
+    pub fn with_env_recursive(
+        &self,
+        now_ns: u64,
+        learn: bool,
+        trace: bool,
+        f: &mut dyn FnMut(&XlateEnv<'_>),
+    ) {
+        let tables = self.tables.read_recursive();
+        let ports = self.ports.read_recursive();
+        let groups = self.groups.read_recursive();
+        let meters = self.meters.read_recursive();
+        let env = XlateEnv {
+            tables: &tables,
+            ports: &ports,
+            normal: &self.normal,
+            recirc: &self.recirc,
+            groups: &groups,
+            meters: &meters,
+            now_ns,
+            learn,
+            trace,
+        };
+        f(&env)
+    }
+}
