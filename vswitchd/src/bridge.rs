@@ -752,9 +752,7 @@ impl Switch {
                     .and_then(|p| by_name.get(p.as_str()))
                     .filter(|(.., back)| *back == Some(n.as_str()))
                     .and_then(|(pbr, pof, _)| {
-                        self.bridges
-                            .get(*pbr)
-                            .map(|pb| (pb.openflow.clone(), *pof))
+                        self.bridges.get(*pbr).map(|pb| (pb.openflow.clone(), *pof))
                     });
                 peers.insert(s.ofport, peer);
             }

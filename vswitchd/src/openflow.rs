@@ -453,6 +453,37 @@ impl OpenFlowBridge {
                 gr.credit(*bucket, packets, bytes);
             }
         }
+        drop(g);
+        for p in &x.patched {
+            if let Some(b) = p.bridge.upgrade() {
+                b.credit(p, packets, bytes);
+            }
+        }
+    }
+
+    /// Credits rules and groups of this bridge hit by another bridge's
+    /// translation through a patch port.
+    fn credit_rules(
+        &self,
+        rules: &[(u8, u64)],
+        groups: &[(u32, Option<usize>)],
+        packets: u64,
+        bytes: u64,
+    ) {
+        let now = self.now_ns();
+        let t = self.pipe.tables.read_recursive();
+        for (tid, id) in rules {
+            if let Some(r) = t.rule(*tid, *id) {
+                r.credit(packets, bytes, now);
+            }
+        }
+        drop(t);
+        let g = self.pipe.groups.read_recursive();
+        for (gid, bucket) in groups {
+            if let Some(gr) = g.get(*gid) {
+                gr.credit(*bucket, packets, bytes);
+            }
+        }
     }
 
     /// Updates port liveness (fast-failover watch ports) from the devices'
@@ -696,8 +727,11 @@ impl PatchTarget for OpenFlowBridge {
     }
 
     fn with_env(&self, learn: bool, trace: bool, f: &mut dyn FnMut(&XlateEnv<'_>)) {
-        self.pipe
-            .with_env_recursive(self.now_ns(), learn, trace, f)
+        self.pipe.with_env_recursive(self.now_ns(), learn, trace, f)
+    }
+
+    fn credit(&self, r: &ofproto::xlate::PatchRules, packets: u64, bytes: u64) {
+        self.credit_rules(&r.rules, &r.groups, packets, bytes);
     }
 }
 

@@ -167,12 +167,30 @@ fn patch_pair_joins_two_bridges() {
     assert_eq!(fdb_port(&e, &brb, &a.mac()), Some(pb_of.clone()));
     assert_eq!(fdb_port(&e, &brb, &b.mac()), Some(hb_of));
 
+    // br-b's rules are credited for the traffic that came through the
+    // patch port (megaflows are installed for br-a's in_port).
+    let n_packets = |br: &str| -> u64 {
+        let d = e.ofctl(&["dump-flows", br]).unwrap();
+        d.split(|c| c == ',' || c == ' ')
+            .find_map(|w| w.strip_prefix("n_packets="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_for(5, || (n_packets(&brb) > 1000).then_some(())).is_some(),
+        "{}",
+        e.ofctl(&["dump-flows", &brb]).unwrap()
+    );
+
     // The datapath flows of a crossing carry both bridges' decisions: one
     // megaflow from a's port outputs straight to b's port.
     let trace = e
         .appctl(&["dpctl/dump-flows"])
         .unwrap_or_else(|err| panic!("{err}"));
-    assert!(!trace.contains("3221225"), "virtual patch ports leaked: {trace}");
+    assert!(
+        !trace.contains("3221225"),
+        "virtual patch ports leaked: {trace}"
+    );
 
     // A drop rule on br-b's patch port blocks the traffic (revalidation
     // across bridges: the megaflows are installed for br-a's in_port)...

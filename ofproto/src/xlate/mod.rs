@@ -27,7 +27,7 @@ mod patch;
 #[cfg(test)]
 mod tests;
 
-pub use patch::{PatchPeer, PatchTarget};
+pub use patch::{PatchPeer, PatchRules, PatchTarget};
 
 use crate::group::{
     GroupTable, SelectionMethod, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT,
@@ -216,6 +216,8 @@ pub struct XlateOut {
     pub groups: Vec<(u32, Option<usize>)>,
     /// Trace lines (when asked for).
     pub trace: Vec<String>,
+    /// Rules and groups of other bridges, reached through patch ports.
+    pub patched: Vec<PatchRules>,
 }
 
 struct Ctx<'a, 'e> {
@@ -237,6 +239,8 @@ struct Ctx<'a, 'e> {
     /// completed (action set, metadata) and given its recirculation id at
     /// the end.
     frozen: Option<Frozen>,
+    /// Rules and groups hit in other bridges (patch ports).
+    patched: Vec<PatchRules>,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -307,6 +311,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         action_set: Vec::new(),
         pending_goto: None,
         frozen: None,
+        patched: Vec::new(),
     };
     if ok {
         if let Some(fr) = resume {
@@ -375,6 +380,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         rules: ctx.rules,
         groups: ctx.groups,
         trace: ctx.trace,
+        patched: ctx.patched,
     }
 }
 

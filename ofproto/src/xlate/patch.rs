@@ -33,6 +33,33 @@ pub trait PatchTarget: Send + Sync {
     /// holding read locks of this or another bridge cannot deadlock (see
     /// [`super::Pipeline::with_env_recursive`]).
     fn with_env(&self, learn: bool, trace: bool, f: &mut dyn FnMut(&XlateEnv<'_>));
+
+    /// Credits `packets` and `bytes` to the bridge's rules and group
+    /// buckets in `r` (hit by a translation that crossed into the bridge).
+    fn credit(&self, r: &PatchRules, packets: u64, bytes: u64) {
+        let _ = (r, packets, bytes);
+    }
+}
+
+/// The rules and group buckets one translation hit in another bridge,
+/// reached through a patch port (for that bridge's statistics).
+#[derive(Clone)]
+pub struct PatchRules {
+    /// The bridge.
+    pub bridge: Weak<dyn PatchTarget>,
+    /// Its rules, as `(table, rule id)`.
+    pub rules: Vec<(u8, u64)>,
+    /// Its groups, as `(group id, bucket index)`.
+    pub groups: Vec<(u32, Option<usize>)>,
+}
+
+impl std::fmt::Debug for PatchRules {
+    fn fmt(&self, fm: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fm.debug_struct("PatchRules")
+            .field("rules", &self.rules)
+            .field("groups", &self.groups)
+            .finish()
+    }
 }
 
 /// Where a patch port leads: the peer bridge and the peer port's OpenFlow
@@ -165,6 +192,7 @@ impl Ctx<'_, '_> {
         let mut wc = std::mem::take(&mut self.wc);
         let mut sub_out: Vec<OdpAction> = Vec::new();
         let mut sub_trace: Vec<String> = Vec::new();
+        let mut sub_patched: Vec<PatchRules> = Vec::new();
         if trace {
             let pad = "    ".repeat(depth as usize);
             let name = target.bridge_name();
@@ -208,6 +236,7 @@ impl Ctx<'_, '_> {
                 action_set: Vec::new(),
                 pending_goto: None,
                 frozen: None,
+                patched: Vec::new(),
             };
             sub.xlate_table(0);
             if sub.frozen.is_none() {
@@ -228,8 +257,15 @@ impl Ctx<'_, '_> {
             wc = std::mem::take(&mut sub.wc);
             sub_out = std::mem::take(&mut sub.odp);
             sub_trace.append(&mut sub.trace);
+            sub_patched.push(PatchRules {
+                bridge: peer.bridge.clone(),
+                rules: std::mem::take(&mut sub.rules),
+                groups: std::mem::take(&mut sub.groups),
+            });
+            sub_patched.append(&mut sub.patched);
         });
         self.wc = wc;
+        self.patched.append(&mut sub_patched);
         self.trace.append(&mut sub_trace);
         if modifies_packet(&sub_out) {
             self.odp.push(OdpAction::Clone(sub_out));
@@ -310,5 +346,249 @@ impl super::Pipeline {
             trace,
         };
         f(&env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Pipeline;
+    use super::*;
+    use crate::ofp::actions::{Action, OFPP_IN_PORT, OFPP_NORMAL};
+    use crate::ofp::flow::command;
+    use crate::ofp::instructions::Instruction;
+    use crate::ofp::oxm::{Field, MatchField, OxmMatch};
+    use crate::table::key::match_from_oxm;
+    use crate::table::FlowModSpec;
+    use dp_core::actions::SetAttr;
+    use std::sync::Arc;
+
+    const PATCH: u32 = 0xc000_0000;
+
+    struct Br {
+        name: String,
+        pipe: Pipeline,
+    }
+
+    impl PatchTarget for Br {
+        fn bridge_name(&self) -> &str {
+            &self.name
+        }
+        fn with_env(&self, learn: bool, trace: bool, f: &mut dyn FnMut(&XlateEnv<'_>)) {
+            self.pipe.with_env_recursive(0, learn, trace, f)
+        }
+    }
+
+    /// Bridge `name` with ports `(ofport, odp)`; odp >= PATCH: patch port.
+    fn br(name: &str, ports: &[(u32, u32)]) -> Arc<Br> {
+        let b = Br {
+            name: name.into(),
+            pipe: Pipeline::new(name),
+        };
+        {
+            let mut pm = b.pipe.ports.write();
+            for &(of, odp) in ports {
+                pm.insert(of, odp, &format!("{name}-{of}"));
+                if odp >= PATCH {
+                    pm.set_patch(of, None);
+                }
+                b.pipe.normal.set_port(
+                    of,
+                    odp,
+                    &format!("{name}-{of}"),
+                    crate::normal::PortVlan::default(),
+                );
+            }
+        }
+        Arc::new(b)
+    }
+
+    fn link(a: &Arc<Br>, a_of: u32, b: &Arc<Br>, b_of: u32) {
+        let (ta, tb): (Arc<dyn PatchTarget>, Arc<dyn PatchTarget>) = (a.clone(), b.clone());
+        a.pipe.ports.write().set_patch(
+            a_of,
+            Some(PatchPeer {
+                bridge: Arc::downgrade(&tb),
+                ofport: b_of,
+            }),
+        );
+        b.pipe.ports.write().set_patch(
+            b_of,
+            Some(PatchPeer {
+                bridge: Arc::downgrade(&ta),
+                ofport: a_of,
+            }),
+        );
+    }
+
+    type F<'a> = (Field, &'a [u8], Option<&'a [u8]>);
+
+    fn add(p: &Pipeline, prio: u16, fields: &[F<'_>], acts: Vec<Action>) {
+        let om = OxmMatch {
+            fields: fields
+                .iter()
+                .map(|(fl, v, mk)| MatchField::new(*fl, v, *mk, false).unwrap())
+                .collect(),
+        };
+        let (value, mask) = match_from_oxm(&om).unwrap();
+        let spec = FlowModSpec {
+            command: command::ADD,
+            table_id: 0,
+            priority: prio,
+            value,
+            mask,
+            cookie: 0,
+            cookie_mask: 0,
+            new_cookie: None,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            flags: 0,
+            importance: 0,
+            out_port: crate::ofp::actions::OFPP_ANY,
+            instructions: vec![Instruction::ApplyActions(acts)],
+            modify_may_add: false,
+        };
+        p.tables.write().apply(&spec, 0).unwrap();
+    }
+
+    fn out(port: u32) -> Action {
+        Action::Output { port, max_len: 0 }
+    }
+
+    fn pkt(odp_in: u32, src: u64, dst: u64) -> Flow {
+        let mut fl = Flow::zero();
+        fl.set(f::IN_PORT, odp_in as u64);
+        fl.set(f::ETH_SRC, src);
+        fl.set(f::ETH_DST, dst);
+        fl.set(f::ETH_TYPE, 0x0800);
+        fl.set(f::NW_SRC, 0x0a00_0001);
+        fl.set(f::NW_DST, 0x0a00_0002);
+        fl.set(f::NW_PROTO, 17);
+        fl.set(f::NW_TTL, 64);
+        fl
+    }
+
+    #[test]
+    fn output_continues_in_peer_with_fresh_registers() {
+        // a: 1 (odp 11), 2 patch; b: 1 patch, 2 (odp 22), 3 (odp 23).
+        let a = br("a", &[(1, 11), (2, PATCH + 2)]);
+        let b = br("b", &[(1, PATCH + 1), (2, 22), (3, 23)]);
+        link(&a, 2, &b, 1);
+        add(
+            &a.pipe,
+            1,
+            &[],
+            vec![
+                Action::SetField(
+                    MatchField::new(Field::Reg(0), &[0, 0, 0, 5], None, false).unwrap(),
+                ),
+                Action::SetDlDst([2, 0, 0, 0, 0, 9]),
+                out(2),
+            ],
+        );
+        // reg0 is fresh in b: the reg0=5 rule does not match.
+        add(
+            &b.pipe,
+            9,
+            &[(Field::Reg(0), &[0, 0, 0, 5], None)],
+            vec![out(3)],
+        );
+        add(
+            &b.pipe,
+            5,
+            &[
+                (Field::InPort, &[0, 0, 0, 1], None),
+                (Field::EthType, &[8, 0], None),
+                (Field::Ipv4Dst, &[10, 0, 0, 2], None),
+                (Field::EthDst, &[2, 0, 0, 0, 0, 9], None),
+            ],
+            vec![out(2)],
+        );
+        let x = a.pipe.xlate(&pkt(11, 1, 2), 0, true, true);
+        assert_eq!(
+            x.actions,
+            vec![
+                OdpAction::SetMasked {
+                    value: SetAttr::Eth {
+                        src: [0, 0, 0, 0, 0, 1],
+                        dst: [2, 0, 0, 0, 0, 9],
+                    },
+                    mask: SetAttr::Eth {
+                        src: [0; 6],
+                        dst: [0xff; 6],
+                    },
+                },
+                OdpAction::Output(22),
+            ],
+            "{:#?}",
+            x.trace
+        );
+        // What b consulted is in the megaflow.
+        assert_eq!(x.mask.get(f::NW_DST), 0xffff_ffff);
+        assert!(x.trace.iter().any(|l| l.contains("bridge(\"b\")")));
+        // b's rule counts go to b, not a.
+        assert_eq!(x.rules.len(), 1);
+        assert_eq!(x.patched.len(), 1);
+        assert_eq!(x.patched[0].rules.len(), 1);
+    }
+
+    #[test]
+    fn normal_floods_and_learns_across() {
+        let a = br("a", &[(1, 11), (2, PATCH + 2), (3, 13)]);
+        let b = br("b", &[(1, PATCH + 1), (2, 22)]);
+        link(&a, 2, &b, 1);
+        add(&a.pipe, 0, &[], vec![out(OFPP_NORMAL)]);
+        add(&b.pipe, 0, &[], vec![out(OFPP_NORMAL)]);
+        let x = a.pipe.xlate(&pkt(11, 1, 2), 0, true, false);
+        assert_eq!(
+            x.actions,
+            vec![OdpAction::Output(22), OdpAction::Output(13)]
+        );
+        // b learned MAC 1 on its patch port 1; a reply from b's host goes
+        // back through the patch to a's port 1 only.
+        assert_eq!(b.pipe.normal.fdb_lookup([0, 0, 0, 0, 0, 1], 0), Some(1));
+        let x = b.pipe.xlate(&pkt(22, 2, 1), 0, true, false);
+        assert_eq!(x.actions, vec![OdpAction::Output(11)]);
+        assert_eq!(a.pipe.normal.fdb_lookup([0, 0, 0, 0, 0, 2], 0), Some(2));
+        // No virtual port ever reaches the datapath actions.
+        let x = a.pipe.xlate(&pkt(11, 1, 0xffff_ffff_ffff), 0, false, false);
+        assert!(x
+            .actions
+            .iter()
+            .all(|a| !matches!(a, OdpAction::Output(o) if *o >= PATCH)));
+    }
+
+    #[test]
+    fn modifications_in_peer_are_cloned_and_missing_peer_drops() {
+        let a = br("a", &[(1, 11), (2, PATCH + 2), (3, 13), (4, PATCH + 4)]);
+        let b = br("b", &[(1, PATCH + 1), (2, 22)]);
+        link(&a, 2, &b, 1);
+        add(&a.pipe, 0, &[], vec![out(2), out(4), out(3)]);
+        add(&b.pipe, 0, &[], vec![Action::SetNwTtl(9), out(2)]);
+        let x = a.pipe.xlate(&pkt(11, 1, 2), 0, false, false);
+        assert_eq!(x.actions.len(), 2, "{:?}", x.actions);
+        assert!(matches!(&x.actions[0], OdpAction::Clone(v) if v.len() == 2));
+        assert_eq!(x.actions[1], OdpAction::Output(13));
+    }
+
+    #[test]
+    fn patch_loops_terminate() {
+        // Two pairs between a and b, and b bouncing everything back: the
+        // depth limit ends it.
+        let a = br("a", &[(1, 11), (2, PATCH + 2), (3, PATCH + 3)]);
+        let b = br("b", &[(1, PATCH + 1), (2, PATCH + 2), (3, 23)]);
+        link(&a, 2, &b, 1);
+        link(&a, 3, &b, 2);
+        add(&a.pipe, 0, &[], vec![out(OFPP_NORMAL)]);
+        add(&b.pipe, 0, &[], vec![out(OFPP_NORMAL)]);
+        let x = a.pipe.xlate(&pkt(11, 1, 0xffff_ffff_ffff), 0, true, false);
+        assert!(x.actions.contains(&OdpAction::Output(23)));
+        // Output to in_port across a single pair loops until the limit.
+        let c = br("c", &[(1, 11), (2, PATCH + 2)]);
+        let d = br("d", &[(1, PATCH + 1)]);
+        link(&c, 2, &d, 1);
+        add(&c.pipe, 0, &[], vec![out(2)]);
+        add(&d.pipe, 0, &[], vec![out(OFPP_IN_PORT)]);
+        let x = c.pipe.xlate(&pkt(11, 1, 2), 0, false, false);
+        assert!(x.actions.is_empty(), "{:?}", x.actions);
     }
 }
