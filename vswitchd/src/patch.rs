@@ -48,12 +48,12 @@ pub struct PatchNetdev {
 impl PatchNetdev {
     /// Patch device `name`.
     pub fn new(name: &str) -> PatchNetdev {
-        // A locally administered unicast MAC from a hash of the name and
-        // the time (OVS picks a random one).
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        name.hash(&mut h);
-        let v = h.finish().to_be_bytes();
+        // A locally administered unicast MAC from a randomly keyed hash of
+        // the name (OVS picks a random one).
+        use std::hash::BuildHasher;
+        let v = std::collections::hash_map::RandomState::new()
+            .hash_one(name)
+            .to_be_bytes();
         let mac = [(v[0] & 0xfe) | 0x02, v[1], v[2], v[3], v[4], v[5]];
         PatchNetdev {
             name: name.to_string(),

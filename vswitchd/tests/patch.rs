@@ -171,7 +171,7 @@ fn patch_pair_joins_two_bridges() {
     // patch port (megaflows are installed for br-a's in_port).
     let n_packets = |br: &str| -> u64 {
         let d = e.ofctl(&["dump-flows", br]).unwrap();
-        d.split(|c| c == ',' || c == ' ')
+        d.split([',', ' '])
             .find_map(|w| w.strip_prefix("n_packets="))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
