@@ -167,8 +167,13 @@ impl RecircTable {
         if let Some(&id) = self.by_state.get(&state) {
             return id;
         }
-        self.next += 1;
-        let id = self.next;
+        // Ids are unique across bridges: a packet recirculated by a bridge
+        // reached through a patch port comes back as a miss of the bridge
+        // owning its datapath in_port, which finds the id's owner from it
+        // (`patch::xlate_foreign_recirc`).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.next = id;
         self.by_id.insert(id, state.clone());
         self.by_state.insert(state, id);
         id
@@ -286,6 +291,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
     if rid != 0 {
         match env.recirc.lock().get(rid) {
             Some(fr) => {
+                ok = true;
                 key.meta = fr.meta;
                 key.flow.set(f::IN_PORT, fr.in_port as u64);
                 start = fr.table;
@@ -294,6 +300,11 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
                 }
             }
             None => ok = false,
+        }
+        if !ok {
+            if let Some(x) = patch::xlate_foreign_recirc(env, flow) {
+                return x;
+            }
         }
     }
     let mut ctx = Ctx {

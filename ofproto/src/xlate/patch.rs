@@ -317,6 +317,67 @@ impl Ctx<'_, '_> {
     }
 }
 
+thread_local! {
+    /// Bridges searched by the [`xlate_foreign_recirc`] running on this
+    /// thread.
+    static SEARCHED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Translates a recirculated miss whose recirculation id is not the
+/// bridge's (`env`) own but one of a bridge reached through its patch ports
+/// (directly or further on): that bridge resumes it. Its rules and groups
+/// are returned in [`super::XlateOut::patched`]. `None` if no such bridge
+/// has the id.
+pub(super) fn xlate_foreign_recirc(env: &XlateEnv<'_>, flow: &Flow) -> Option<super::XlateOut> {
+    let rid = flow.get(f::RECIRC_ID) as u32;
+    let top = SEARCHED.with(|s| {
+        let mut s = s.borrow_mut();
+        let top = s.is_empty();
+        s.push(env.normal.name().to_string());
+        top
+    });
+    let peers: Vec<PatchPeer> = env
+        .ports
+        .patches()
+        .filter_map(|(_, p)| p.cloned())
+        .collect();
+    let mut res = None;
+    for p in peers {
+        let Some(t) = p.bridge.upgrade() else {
+            continue;
+        };
+        let name = t.bridge_name().to_string();
+        if SEARCHED.with(|s| s.borrow().contains(&name)) {
+            continue;
+        }
+        t.with_env(env.learn, env.trace, &mut |penv| {
+            let owned = penv.recirc.lock().get(rid).is_some();
+            res = if owned {
+                let mut x = super::xlate(penv, flow);
+                let rules = PatchRules {
+                    bridge: p.bridge.clone(),
+                    rules: std::mem::take(&mut x.rules),
+                    groups: std::mem::take(&mut x.groups),
+                };
+                x.patched.insert(0, rules);
+                if env.trace {
+                    x.trace.insert(0, format!("bridge(\"{name}\")"));
+                }
+                Some(x)
+            } else {
+                xlate_foreign_recirc(penv, flow)
+            };
+        });
+        if res.is_some() {
+            break;
+        }
+    }
+    if top {
+        SEARCHED.with(|s| s.borrow_mut().clear());
+    }
+    res
+}
+
 impl super::Pipeline {
     /// Calls `f` with this pipeline's translation environment, taking its
     /// locks with `read_recursive`: a translation that crosses patch ports
@@ -423,6 +484,10 @@ mod tests {
     type F<'a> = (Field, &'a [u8], Option<&'a [u8]>);
 
     fn add(p: &Pipeline, prio: u16, fields: &[F<'_>], acts: Vec<Action>) {
+        add_t(p, 0, prio, fields, acts)
+    }
+
+    fn add_t(p: &Pipeline, table: u8, prio: u16, fields: &[F<'_>], acts: Vec<Action>) {
         let om = OxmMatch {
             fields: fields
                 .iter()
@@ -432,7 +497,7 @@ mod tests {
         let (value, mask) = match_from_oxm(&om).unwrap();
         let spec = FlowModSpec {
             command: command::ADD,
-            table_id: 0,
+            table_id: table,
             priority: prio,
             value,
             mask,
@@ -568,6 +633,42 @@ mod tests {
         assert_eq!(x.actions.len(), 2, "{:?}", x.actions);
         assert!(matches!(&x.actions[0], OdpAction::Clone(v) if v.len() == 2));
         assert_eq!(x.actions[1], OdpAction::Output(13));
+    }
+
+    #[test]
+    fn recirculation_in_peer_resumes_there() {
+        let a = br("a", &[(1, 11), (2, PATCH + 2)]);
+        let b = br("b", &[(1, PATCH + 1), (2, 22)]);
+        link(&a, 2, &b, 1);
+        add(&a.pipe, 0, &[], vec![out(2)]);
+        add(
+            &b.pipe,
+            0,
+            &[],
+            vec![Action::Ct(Box::new(crate::ofp::nx_actions::Ct {
+                flags: 0,
+                zone_src: 0,
+                zone: 0,
+                recirc_table: 1,
+                alg: 0,
+                actions: vec![],
+            }))],
+        );
+        add_t(&b.pipe, 1, 0, &[], vec![out(2)]);
+        let x = a.pipe.xlate(&pkt(11, 1, 2), 0, true, false);
+        let Some(OdpAction::Clone(inner)) = x.actions.first() else {
+            panic!("{:?}", x.actions)
+        };
+        let Some(OdpAction::Recirc(id)) = inner.last() else {
+            panic!("{:?}", x.actions)
+        };
+        // The recirculated miss arrives on a's datapath port: b resumes.
+        let mut again = pkt(11, 1, 2);
+        again.set(f::RECIRC_ID, *id as u64);
+        let x = a.pipe.xlate(&again, 0, true, false);
+        assert_eq!(x.actions, vec![OdpAction::Output(22)]);
+        assert_eq!(x.rules.len(), 0);
+        assert_eq!(x.patched[0].rules, vec![(1, x.patched[0].rules[0].1)]);
     }
 
     #[test]
