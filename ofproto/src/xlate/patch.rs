@@ -12,6 +12,13 @@
 //! it was before the patch port. The megaflow mask accumulates whatever
 //! both bridges consulted. Loops are cut at [`super::MAX_DEPTH`].
 //!
+//! Rules and groups hit in the peer bridge are returned in
+//! [`super::XlateOut::patched`] for that bridge's statistics. A peer
+//! bridge's `ct(table=N)` or `dp_hash` group recirculates with an id from
+//! its own table (ids are unique across bridges); the recirculated miss
+//! arrives at the bridge owning the datapath in_port, which hands it to the
+//! bridge behind its patch ports that owns the id ([`xlate_foreign_recirc`]).
+//!
 //! The bridge owning a port map knows its patch ports' peers through
 //! [`PatchPeer`] (a weak reference to the peer bridge's [`PatchTarget`]),
 //! set with [`PortMap::set_patch`].
