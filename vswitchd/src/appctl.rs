@@ -90,7 +90,12 @@ pub fn dpif_show(sw: &Switch) -> Result<String, String> {
         s.push_str(&format!("  {bn}:\n"));
         for (name, i) in &b.ifaces {
             let kind = i.netdev.kind();
-            s.push_str(&format!("    {name} {}/{}: ({kind}", i.ofport, i.odp_port));
+            if crate::patch::is_patch_odp(i.odp_port) {
+                // OVS: "p0 1/none: (patch: peer=p1)".
+                s.push_str(&format!("    {name} {}/none: ({kind}", i.ofport));
+            } else {
+                s.push_str(&format!("    {name} {}/{}: ({kind}", i.ofport, i.odp_port));
+            }
             let opts: Vec<String> = i.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
             if !opts.is_empty() {
                 s.push_str(&format!(": {}", opts.join(", ")));

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Interface types this switch can open (`Open_vSwitch.iface_types`).
-pub const IFACE_TYPES: &[&str] = &["afxdp", "dummy", "internal", "system", "tap"];
+pub const IFACE_TYPES: &[&str] = &["afxdp", "dummy", "internal", "patch", "system", "tap"];
 
 /// Default `other_config:max-idle`, ms (OVS `OFPROTO_MAX_IDLE_DEFAULT`).
 pub const DEFAULT_MAX_IDLE_MS: u64 = 10_000;
@@ -227,8 +227,10 @@ impl Switch {
             return;
         };
         if let Some(i) = b.ifaces.remove(name) {
-            self.dispatcher.remove_port(i.odp_port);
-            let _ = self.dp.del_port(i.odp_port);
+            if !crate::patch::is_patch_odp(i.odp_port) {
+                self.dispatcher.remove_port(i.odp_port);
+                let _ = self.dp.del_port(i.odp_port);
+            }
             vlog::info(
                 "bridge",
                 format!("bridge {br}: deleted interface {name} on port {}", i.ofport),
@@ -390,6 +392,7 @@ impl Switch {
             }
             self.reconfigure_ports(name, b, replica, &mut txn);
         }
+        self.update_patch_peers();
 
         // Daemon-wide columns.
         let get = |c: &str| replica.get("Open_vSwitch", &root.uuid, c);
@@ -558,7 +561,11 @@ impl Switch {
             .iter()
             .map(|(name, s)| bridge_port(bs, name, &s.port_name, s.odp_port, s.ofport))
             .collect();
-        let odps: Vec<u32> = ports.iter().map(|p| p.odp_port).collect();
+        let odps: Vec<u32> = ports
+            .iter()
+            .map(|p| p.odp_port)
+            .filter(|&o| !crate::patch::is_patch_odp(o))
+            .collect();
         bs.normal.set_ports(ports);
         bs.openflow.set_of_ports(
             bs.ifaces
@@ -634,10 +641,8 @@ impl Switch {
             self.dpdk.check_open(&i.name)?;
         }
         if kind == "patch" {
-            return Err(format!(
-                "could not open network device {} (Address family not supported by protocol): unsupported interface type \"{kind}\"",
-                i.name
-            ));
+            crate::patch::check_options(&i.name, &i.options)?;
+            return Ok(self.add_patch(br, i, port_name, ofport));
         }
         let netdev = netdev::open(&i.name, kind, &i.options).map_err(|e| e.to_string())?;
         if let Some(m) = i.mtu_request {
@@ -687,6 +692,72 @@ impl Switch {
             },
         );
         Ok(ofport)
+    }
+
+    /// Adds patch interface `i` (options already checked) as OpenFlow port
+    /// `ofport`: no datapath port; its peer is resolved by
+    /// [`Switch::update_patch_peers`].
+    fn add_patch(
+        &mut self,
+        br: &str,
+        i: &ovsdb::vswitch::Interface,
+        port_name: &str,
+        ofport: u32,
+    ) -> u32 {
+        vlog::info(
+            "bridge",
+            format!("bridge {br}: added interface {} on port {ofport}", i.name),
+        );
+        let bs = self.bridges.get_mut(br).expect("bridge exists");
+        bs.ifaces.insert(
+            i.name.clone(),
+            IfaceState {
+                uuid: i.uuid,
+                port_name: port_name.to_string(),
+                kind: i.type_.clone(),
+                options: i.options.clone(),
+                mtu_request: i.mtu_request,
+                affinity: None,
+                odp_port: crate::patch::PATCH_ODP_BASE + ofport,
+                ofport,
+                netdev: Arc::new(crate::patch::PatchNetdev::new(&i.name)),
+            },
+        );
+        ofport
+    }
+
+    /// Pairs every patch interface with its peer: the patch interface named
+    /// by its `options:peer`, in any bridge, whose own `options:peer` names
+    /// it back (OVS `ofport_update_peer()`); a patch interface without such
+    /// a peer drops what is output to it.
+    pub fn update_patch_peers(&mut self) {
+        let mut by_name: HashMap<&str, (&str, u32, Option<&str>)> = HashMap::new();
+        for (bn, b) in &self.bridges {
+            for (n, s) in &b.ifaces {
+                if s.kind == "patch" {
+                    let peer = s.options.get("peer").map(String::as_str);
+                    by_name.insert(n.as_str(), (bn.as_str(), s.ofport, peer));
+                }
+            }
+        }
+        for b in self.bridges.values() {
+            let mut peers = HashMap::new();
+            for (n, s) in &b.ifaces {
+                if s.kind != "patch" {
+                    continue;
+                }
+                let peer = s
+                    .options
+                    .get("peer")
+                    .and_then(|p| by_name.get(p.as_str()))
+                    .filter(|(.., back)| *back == Some(n.as_str()))
+                    .and_then(|(pbr, pof, _)| {
+                        self.bridges.get(*pbr).map(|pb| (pb.openflow.clone(), *pof))
+                    });
+                peers.insert(s.ofport, peer);
+            }
+            b.openflow.set_patch_peers(peers);
+        }
     }
 
     /// Status of every interface (`link_state`, `mac_in_use`, `mtu`,

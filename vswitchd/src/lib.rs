@@ -34,6 +34,7 @@ pub mod fdb;
 pub mod ofconn;
 pub mod ofproto;
 pub mod openflow;
+pub mod patch;
 pub mod unixctl;
 pub mod vlog;
 

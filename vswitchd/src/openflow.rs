@@ -24,7 +24,7 @@ use ofproto::ofp::instructions::Instruction;
 use ofproto::ofp::switch::{GroupMod, MeterMod};
 use ofproto::table::key::XKey;
 use ofproto::table::{FlowModError, FlowModOutcome, FlowModSpec, Rule};
-use ofproto::xlate::{format, Pipeline, PortMap, XlateOut};
+use ofproto::xlate::{format, PatchPeer, PatchTarget, Pipeline, PortMap, XlateEnv, XlateOut};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,6 +106,8 @@ pub struct OpenFlowBridge {
     executor: RwLock<Option<Executor>>,
     meters: RwLock<Option<Arc<pmd::meter::Meters>>>,
     sinks: Mutex<Vec<std::sync::Weak<dyn AsyncSink>>>,
+    /// Peers of the bridge's patch ports, by OpenFlow port.
+    patch_peers: Mutex<HashMap<u32, Option<PatchPeer>>>,
 }
 
 /// The datapath configuration of OpenFlow meter `m`.
@@ -178,6 +180,7 @@ impl OpenFlowBridge {
             executor: RwLock::new(None),
             meters: RwLock::new(None),
             sinks: Mutex::new(Vec::new()),
+            patch_peers: Mutex::new(HashMap::new()),
         };
         let _ = b.pipe.tables.write().apply(&default_flow(), 0);
         b
@@ -450,6 +453,37 @@ impl OpenFlowBridge {
                 gr.credit(*bucket, packets, bytes);
             }
         }
+        drop(g);
+        for p in &x.patched {
+            if let Some(b) = p.bridge.upgrade() {
+                b.credit(p, packets, bytes);
+            }
+        }
+    }
+
+    /// Credits rules and groups of this bridge hit by another bridge's
+    /// translation through a patch port.
+    fn credit_rules(
+        &self,
+        rules: &[(u8, u64)],
+        groups: &[(u32, Option<usize>)],
+        packets: u64,
+        bytes: u64,
+    ) {
+        let now = self.now_ns();
+        let t = self.pipe.tables.read_recursive();
+        for (tid, id) in rules {
+            if let Some(r) = t.rule(*tid, *id) {
+                r.credit(packets, bytes, now);
+            }
+        }
+        drop(t);
+        let g = self.pipe.groups.read_recursive();
+        for (gid, bucket) in groups {
+            if let Some(gr) = g.get(*gid) {
+                gr.credit(*bucket, packets, bytes);
+            }
+        }
     }
 
     /// Updates port liveness (fast-failover watch ports) from the devices'
@@ -568,9 +602,14 @@ impl BridgeNormal for OpenFlowBridge {
             }
         }
         let mut map = PortMap::new();
+        let peers = self.patch_peers.lock();
         for p in &ports {
             map.insert(p.ofport, p.odp_port, &p.name);
+            if crate::patch::is_patch_odp(p.odp_port) {
+                map.set_patch(p.ofport, peers.get(&p.ofport).cloned().flatten());
+            }
         }
+        drop(peers);
         let mut cur = self.pipe.ports.write();
         let old: Vec<_> = cur.iter().map(|(a, b, c)| (a, b, c.to_string())).collect();
         let new: Vec<_> = map.iter().map(|(a, b, c)| (a, b, c.to_string())).collect();
@@ -638,6 +677,61 @@ impl BridgeNormal for OpenFlowBridge {
             cookie: 0,
             in_port,
         });
+    }
+}
+
+impl OpenFlowBridge {
+    /// Sets the peers of the bridge's patch ports (OpenFlow port to the
+    /// peer bridge and port; `None`: no valid peer, the port drops); ports
+    /// not named are not patch ports. Bumps the generation if they changed.
+    pub fn set_patch_peers(&self, peers: HashMap<u32, Option<(Arc<OpenFlowBridge>, u32)>>) {
+        let peers: HashMap<u32, Option<PatchPeer>> = peers
+            .into_iter()
+            .map(|(of, p)| {
+                let p = p.map(|(b, ofport)| {
+                    let t: Arc<dyn PatchTarget> = b;
+                    PatchPeer {
+                        bridge: Arc::downgrade(&t),
+                        ofport,
+                    }
+                });
+                (of, p)
+            })
+            .collect();
+        let key = |m: &HashMap<u32, Option<PatchPeer>>| {
+            let mut v: Vec<String> = m.iter().map(|(o, p)| format!("{o}:{p:?}")).collect();
+            v.sort();
+            v
+        };
+        let mut cur = self.patch_peers.lock();
+        let changed = key(&cur) != key(&peers);
+        *cur = peers.clone();
+        drop(cur);
+        let mut pm = self.pipe.ports.write();
+        let of_ports: Vec<u32> = pm.iter().map(|(o, ..)| o).collect();
+        for of in of_ports {
+            if let Some(p) = peers.get(&of) {
+                pm.set_patch(of, p.clone());
+            }
+        }
+        drop(pm);
+        if changed {
+            self.port_seq.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
+impl PatchTarget for OpenFlowBridge {
+    fn bridge_name(&self) -> &str {
+        &self.name
+    }
+
+    fn with_env(&self, learn: bool, trace: bool, f: &mut dyn FnMut(&XlateEnv<'_>)) {
+        self.pipe.with_env_recursive(self.now_ns(), learn, trace, f)
+    }
+
+    fn credit(&self, r: &ofproto::xlate::PatchRules, packets: u64, bytes: u64) {
+        self.credit_rules(&r.rules, &r.groups, packets, bytes);
     }
 }
 

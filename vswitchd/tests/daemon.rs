@@ -329,7 +329,7 @@ fn bad_interface_gets_error_and_others_keep_forwarding() {
     ]);
     assert!(e
         .get("interface", &p, "error")
-        .contains("unsupported interface type"));
+        .contains("patch type requires valid 'peer' argument"));
     assert_eq!(ofport(&e, &p), "-1");
 
     // An invalid option on an otherwise good device.

@@ -23,8 +23,11 @@
 //! revalidation reproduces the same actions.
 
 pub mod format;
+mod patch;
 #[cfg(test)]
 mod tests;
+
+pub use patch::{PatchPeer, PatchRules, PatchTarget};
 
 use crate::group::{
     GroupTable, SelectionMethod, OFPGT_ALL, OFPGT_FF, OFPGT_INDIRECT, OFPGT_SELECT,
@@ -57,6 +60,8 @@ pub struct PortMap {
     by_of: BTreeMap<u32, (u32, String)>,
     of_by_odp: HashMap<u32, u32>,
     down: std::collections::HashSet<u32>,
+    /// Patch ports and their peers ([`PortMap::set_patch`]).
+    patches: BTreeMap<u32, Option<PatchPeer>>,
 }
 
 impl PortMap {
@@ -162,8 +167,13 @@ impl RecircTable {
         if let Some(&id) = self.by_state.get(&state) {
             return id;
         }
-        self.next += 1;
-        let id = self.next;
+        // Ids are unique across bridges: a packet recirculated by a bridge
+        // reached through a patch port comes back as a miss of the bridge
+        // owning its datapath in_port, which finds the id's owner from it
+        // (`patch::xlate_foreign_recirc`).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.next = id;
         self.by_id.insert(id, state.clone());
         self.by_state.insert(state, id);
         id
@@ -211,6 +221,8 @@ pub struct XlateOut {
     pub groups: Vec<(u32, Option<usize>)>,
     /// Trace lines (when asked for).
     pub trace: Vec<String>,
+    /// Rules and groups of other bridges, reached through patch ports.
+    pub patched: Vec<PatchRules>,
 }
 
 struct Ctx<'a, 'e> {
@@ -232,6 +244,8 @@ struct Ctx<'a, 'e> {
     /// completed (action set, metadata) and given its recirculation id at
     /// the end.
     frozen: Option<Frozen>,
+    /// Rules and groups hit in other bridges (patch ports).
+    patched: Vec<PatchRules>,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -277,6 +291,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
     if rid != 0 {
         match env.recirc.lock().get(rid) {
             Some(fr) => {
+                ok = true;
                 key.meta = fr.meta;
                 key.flow.set(f::IN_PORT, fr.in_port as u64);
                 start = fr.table;
@@ -285,6 +300,11 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
                 }
             }
             None => ok = false,
+        }
+        if !ok {
+            if let Some(x) = patch::xlate_foreign_recirc(env, flow) {
+                return x;
+            }
         }
     }
     let mut ctx = Ctx {
@@ -302,6 +322,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         action_set: Vec::new(),
         pending_goto: None,
         frozen: None,
+        patched: Vec::new(),
     };
     if ok {
         if let Some(fr) = resume {
@@ -370,6 +391,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         rules: ctx.rules,
         groups: ctx.groups,
         trace: ctx.trace,
+        patched: ctx.patched,
     }
 }
 
@@ -996,6 +1018,12 @@ impl Ctx<'_, '_> {
     }
 
     fn out_of(&mut self, of: u32) {
+        if self.env.ports.is_patch(of) {
+            self.commit();
+            let (key, pkt) = (self.key.flow.clone(), self.base.clone());
+            self.patch_output(of, &key, &pkt);
+            return;
+        }
         match self.env.ports.odp(of) {
             Some(odp) => {
                 self.commit();
@@ -1027,7 +1055,12 @@ impl Ctx<'_, '_> {
                     .actions
                     .iter()
                     .any(|a| matches!(a, OdpAction::PushVlan { .. } | OdpAction::PopVlan));
-                self.odp.extend(x.actions);
+                if self.env.ports.patches().next().is_some() {
+                    let start = self.base.clone();
+                    self.patch_normal_outputs(x.actions, &start);
+                } else {
+                    self.odp.extend(x.actions);
+                }
                 if vlan_changed {
                     // The packet's VLAN after NORMAL is what its last output
                     // needed; restore the flow's view so later outputs get
