@@ -39,7 +39,7 @@ use crate::ofp::instructions::Instruction;
 use crate::ofp::nx_actions::{Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
 use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
-use crate::table::Tables;
+use crate::table::{FlowModSpec, Tables};
 use dp_core::actions::{
     CtAction, HashAlg, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction,
 };
@@ -211,6 +211,9 @@ pub struct XlateOut {
     pub groups: Vec<(u32, Option<usize>)>,
     /// Trace lines (when asked for).
     pub trace: Vec<String>,
+    /// Flows the `learn` actions made, in order; applied (with
+    /// [`Tables::learn`]) only for upcalls, never for revalidation.
+    pub learned: Vec<FlowModSpec>,
 }
 
 struct Ctx<'a, 'e> {
@@ -232,6 +235,8 @@ struct Ctx<'a, 'e> {
     /// completed (action set, metadata) and given its recirculation id at
     /// the end.
     frozen: Option<Frozen>,
+    /// Flows learned by `learn` actions.
+    learned: Vec<FlowModSpec>,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -302,6 +307,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         action_set: Vec::new(),
         pending_goto: None,
         frozen: None,
+        learned: Vec::new(),
     };
     if ok {
         if let Some(fr) = resume {
@@ -370,6 +376,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         rules: ctx.rules,
         groups: ctx.groups,
         trace: ctx.trace,
+        learned: ctx.learned,
     }
 }
 
@@ -875,6 +882,15 @@ impl Ctx<'_, '_> {
             }
             Action::Group(g) => self.group(*g, false),
             Action::Meter(m) => self.meter(*m),
+            Action::Learn(l) => {
+                match crate::table::learn::learn_flow_mod(l, &self.key, &mut self.wc) {
+                    Some(fm) => {
+                        self.note(format!("    learned into table {}", fm.table_id));
+                        self.learned.push(fm);
+                    }
+                    None => self.note("    learn: bad table or field".into()),
+                }
+            }
             // Notes, queues and the rest do not change the
             // datapath actions here.
             _ => {}
@@ -1318,7 +1334,26 @@ impl Pipeline {
             learn,
             trace,
         };
-        xlate(&env, flow)
+        let x = xlate(&env, flow);
+        drop((tables, ports, groups, meters));
+        if learn {
+            self.apply_learned(&x.learned, now_ns);
+        }
+        x
+    }
+
+    /// Applies flows learned by a translation ([`XlateOut::learned`]);
+    /// true if the tables changed.
+    pub fn apply_learned(&self, learned: &[FlowModSpec], now_ns: u64) -> bool {
+        if learned.is_empty() {
+            return false;
+        }
+        let mut t = self.tables.write();
+        let mut changed = false;
+        for fm in learned {
+            changed |= t.learn(fm, now_ns);
+        }
+        changed
     }
 
     /// Translates a PACKET_OUT (see [`xlate_packet_out`]); NORMAL learns.
@@ -1344,6 +1379,9 @@ impl Pipeline {
             learn: true,
             trace: false,
         };
-        xlate_packet_out(&env, flow, in_port, actions)
+        let x = xlate_packet_out(&env, flow, in_port, actions);
+        drop((tables, ports, groups, meters));
+        self.apply_learned(&x.learned, now_ns);
+        x
     }
 }
