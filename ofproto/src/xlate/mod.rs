@@ -23,6 +23,7 @@
 //! revalidation reproduces the same actions.
 
 pub mod format;
+pub mod multipath;
 #[cfg(test)]
 mod tests;
 
@@ -882,6 +883,8 @@ impl Ctx<'_, '_> {
             }
             Action::Group(g) => self.group(*g, false),
             Action::Meter(m) => self.meter(*m),
+            Action::Multipath(m) => self.multipath(m),
+            Action::Bundle(b) => self.bundle(b),
             Action::Learn(l) => {
                 match crate::table::learn::learn_flow_mod(l, &self.key, &mut self.wc) {
                     Some(fm) => {
