@@ -551,6 +551,11 @@ impl BridgeNormal for OpenFlowBridge {
             (packets.saturating_sub(prev.0), bytes.saturating_sub(prev.1))
         };
         self.credit(&x, dp, db);
+        if dp > 0 {
+            // Traffic through a flow that learns keeps the learned flows
+            // fresh (OVS runs learn again when pushing stats, XC_LEARN).
+            self.pipe.apply_learned(&x.learned, self.now_ns());
+        }
         let narrower = (0..dp_core::flow::FLOW_WORDS).all(|i| x.mask.w[i] & !mask.w[i] == 0);
         x.actions == actions && narrower
     }

@@ -88,6 +88,19 @@ impl Subtable {
     }
 }
 
+/// A rule found by [`Classifier::lookup_soft`], with where it sits (to
+/// walk to lower-priority rules with the same match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Its priority.
+    pub priority: u16,
+    /// Its id.
+    pub id: u64,
+    subtable: usize,
+    hash: u64,
+    pos: usize,
+}
+
 /// A classifier over [`XKey`]s: rule ids with priority, value and mask.
 #[derive(Debug, Default)]
 pub struct Classifier {
@@ -172,6 +185,39 @@ impl Classifier {
         self.sort();
     }
 
+    /// Probes subtable `st` for `key` stage by stage, OR-ing the mask bits
+    /// of the stages examined into `wc`; the bucket of rules whose masked
+    /// value hashes like the key's, with that hash, if every stage passed.
+    fn probe<'s>(
+        &self,
+        st: &'s Subtable,
+        key: &XKey,
+        wc: &mut XKey,
+    ) -> Option<(u64, &'s Vec<(u16, u64)>)> {
+        let last = st.last_stage();
+        let mut h = 0u64;
+        let mut rejected_at = None;
+        for s in 0..=last {
+            for &(i, m) in &st.stages[s] {
+                h = mix(h, key.word(i) & m);
+            }
+            if s < last && !st.prefixes[s].contains_key(&h) {
+                rejected_at = Some(s);
+                break;
+            }
+        }
+        let upto = rejected_at.unwrap_or(STAGES - 1);
+        for words in &st.stages[..=upto] {
+            for &(i, m) in words {
+                *wc.word_mut(i) |= m;
+            }
+        }
+        if rejected_at.is_some() {
+            return None;
+        }
+        st.rules.get(&h).map(|v| (h, v))
+    }
+
     /// The highest-priority rule matching `key`: `matches(id)` must say
     /// whether rule `id` really matches (hash collisions). Every mask bit
     /// consulted is OR-ed into `wc`. Returns `(priority, id)`.
@@ -186,28 +232,7 @@ impl Classifier {
             if best.is_some_and(|(p, _)| p >= st.max_priority) {
                 break;
             }
-            let last = st.last_stage();
-            let mut h = 0u64;
-            let mut rejected_at = None;
-            for s in 0..=last {
-                for &(i, m) in &st.stages[s] {
-                    h = mix(h, key.word(i) & m);
-                }
-                if s < last && !st.prefixes[s].contains_key(&h) {
-                    rejected_at = Some(s);
-                    break;
-                }
-            }
-            let upto = rejected_at.unwrap_or(STAGES - 1);
-            for words in &st.stages[..=upto] {
-                for &(i, m) in words {
-                    *wc.word_mut(i) |= m;
-                }
-            }
-            if rejected_at.is_some() {
-                continue;
-            }
-            if let Some(v) = st.rules.get(&h) {
+            if let Some((_, v)) = self.probe(st, key, wc) {
                 if let Some(&r) = v.iter().find(|&&(_, id)| matches(id)) {
                     if best.map_or(true, |(p, _)| r.0 > p) {
                         best = Some(r);
@@ -216,6 +241,70 @@ impl Classifier {
             }
         }
         best
+    }
+
+    /// The main loop of OVS `classifier_lookup__()` with conjunctive
+    /// ("soft") rules: in each subtable that could still beat the best
+    /// non-soft ("hard") match, the highest-priority matching rule becomes
+    /// the hard match if `is_soft(id)` is false, or is collected as a soft
+    /// match if `allow_soft` (else ignored). Returns the hard match and the
+    /// soft matches whose priority is above it. Every mask bit consulted is
+    /// OR-ed into `wc`.
+    pub fn lookup_soft(
+        &self,
+        key: &XKey,
+        wc: &mut XKey,
+        matches: impl Fn(u64) -> bool,
+        is_soft: impl Fn(u64) -> bool,
+        allow_soft: bool,
+    ) -> (Option<(u16, u64)>, Vec<Hit>) {
+        let mut hard: Option<(u16, u64)> = None;
+        let mut soft = Vec::new();
+        for (si, st) in self.subtables.iter().enumerate() {
+            if hard.is_some_and(|(p, _)| p >= st.max_priority) {
+                break;
+            }
+            let Some((h, v)) = self.probe(st, key, wc) else {
+                continue;
+            };
+            let Some(pos) = v.iter().position(|&(_, id)| matches(id)) else {
+                continue;
+            };
+            let (p, id) = v[pos];
+            if hard.is_some_and(|(hp, _)| p <= hp) {
+                continue;
+            }
+            if !is_soft(id) {
+                hard = Some((p, id));
+            } else if allow_soft {
+                soft.push(Hit {
+                    priority: p,
+                    id,
+                    subtable: si,
+                    hash: h,
+                    pos,
+                });
+            }
+        }
+        if let Some((hp, _)) = hard {
+            soft.retain(|s| s.priority > hp);
+        }
+        (hard, soft)
+    }
+
+    /// The next lower-priority rule after `hit` with an identical match
+    /// that also matches (OVS `next_visible_rule_in_list()`): same mask,
+    /// same masked value, so the same bucket.
+    pub fn next_identical(&self, hit: &Hit, matches: impl Fn(u64) -> bool) -> Option<Hit> {
+        let st = self.subtables.get(hit.subtable)?;
+        let v = st.rules.get(&hit.hash)?;
+        let pos = (hit.pos + 1..v.len()).find(|&i| matches(v[i].1))?;
+        Some(Hit {
+            priority: v[pos].0,
+            id: v[pos].1,
+            pos,
+            ..*hit
+        })
     }
 
     /// Number of subtables (for tests and statistics).

@@ -5,7 +5,9 @@
 //! Registers live here, not in dp-core's `Flow`: the datapath never sees them
 //! (OVS `struct flow` carries them, but its datapath key does not). Layout of
 //! [`XKey::meta`]: word 0 is `metadata` (OpenFlow 1.5.1 section 7.2.3.7,
-//! OXM_OF_METADATA), words 1..=8 are `xreg0..7` (64-bit). As in OVS
+//! OXM_OF_METADATA), words 1..=8 are `xreg0..7` (64-bit), word 9 is
+//! `conj_id` (low 32 bits; non-zero only during the second lookup of a
+//! conjunctive match, see [`super::conj`]). As in OVS
 //! (`ovs-fields(7)`, "Register Fields"), `reg(2k)` is the high half of
 //! `xreg(k)` and `reg(2k+1)` the low half; `xxreg(n)` is `xreg(2n)` (high)
 //! followed by `xreg(2n+1)`.
@@ -19,8 +21,11 @@ use crate::ofp::error::{ErrorCode, OfpError};
 use crate::ofp::oxm::{Field, MatchField, OxmMatch};
 use dp_core::flow::{fields as f, Field as DpField, Flow, FLOW_WORDS};
 
-/// Number of pipeline-only metadata words in an [`XKey`] (metadata + 8 xregs).
-pub const META_WORDS: usize = 9;
+/// Number of pipeline-only metadata words in an [`XKey`] (metadata, 8
+/// xregs, conj_id).
+pub const META_WORDS: usize = 10;
+/// Index of `conj_id` in [`XKey::meta`].
+pub const CONJ_ID_WORD: usize = 9;
 /// Total 64-bit words of an [`XKey`] as the classifier sees it.
 pub const XKEY_WORDS: usize = FLOW_WORDS + META_WORDS;
 
@@ -30,7 +35,7 @@ pub const XKEY_WORDS: usize = FLOW_WORDS + META_WORDS;
 pub struct XKey {
     /// Packet and datapath metadata fields (`in_port` = OpenFlow port).
     pub flow: Flow,
-    /// `metadata` (word 0) and `xreg0..7` (words 1..=8).
+    /// `metadata` (word 0), `xreg0..7` (words 1..=8), `conj_id` (word 9).
     pub meta: [u64; META_WORDS],
 }
 
@@ -187,6 +192,7 @@ pub fn field_locs(field: Field) -> Option<(Loc, Option<Loc>)> {
         PktMark => d(f::PKT_MARK),
         DpHash => d(f::DP_HASH),
         RecircId => d(f::RECIRC_ID),
+        ConjId => Some((Loc::Meta(CONJ_ID_WORD as u8, 0, 32), None)),
         _ => None,
     }
 }
@@ -263,7 +269,7 @@ pub fn match_to_oxm(value: &XKey, mask: &XKey, nxm: bool) -> OxmMatch {
     list.extend([
         EthSrc, EthDst, EthType, TunnelId, TunIpv4Src, TunIpv4Dst, TunFlags, PktMark, CtState,
         CtZone, CtMark, CtLabel, CtNwProto, CtNwSrc, CtNwDst, CtIpv6Src, CtIpv6Dst, CtTpSrc,
-        CtTpDst, DpHash, RecircId,
+        CtTpDst, DpHash, RecircId, ConjId,
     ]);
     if nxm {
         list.push(VlanTci);

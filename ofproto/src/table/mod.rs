@@ -16,7 +16,9 @@
 //! that selects nothing adds the flow, as OVS does.
 
 pub mod classifier;
+pub mod conj;
 pub mod key;
+pub mod learn;
 
 use crate::ofp::actions::{Action, OFPP_ANY};
 use crate::ofp::flow::{command, flags, FlowMod};
@@ -25,7 +27,7 @@ use crate::ofp::oxm::{Field, OxmMatch};
 use crate::ofp::OfpError;
 use classifier::Classifier;
 use key::{match_from_oxm, XKey, XKEY_WORDS};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Number of OpenFlow tables (0..=254; 255 means "all" in requests).
@@ -320,6 +322,8 @@ pub struct Table {
     /// Rules by id.
     pub rules: BTreeMap<u64, Rule>,
     cls: Classifier,
+    /// Soft (conjunction-only) rules and their clauses ([`conj`]).
+    conj: HashMap<u64, Vec<conj::ConjClause>>,
     /// Lookups done (`lookup_count`).
     pub lookups: AtomicU64,
     /// Lookups that found a rule (`matched_count`).
@@ -331,12 +335,16 @@ impl Table {
     /// bit is OR-ed into `wc`.
     pub fn lookup(&self, key: &XKey, wc: &mut XKey) -> Option<&Rule> {
         self.lookups.fetch_add(1, Ordering::Relaxed);
-        let r = self
-            .cls
-            .lookup(key, wc, |id| {
-                self.rules.get(&id).is_some_and(|r| r.matches(key))
-            })
-            .and_then(|(_, id)| self.rules.get(&id));
+        let id = if self.conj.is_empty() {
+            self.cls
+                .lookup(key, wc, |id| {
+                    self.rules.get(&id).is_some_and(|r| r.matches(key))
+                })
+                .map(|(_, id)| id)
+        } else {
+            self.lookup_conjunctive(key, wc)
+        };
+        let r = id.and_then(|id| self.rules.get(&id));
         if r.is_some() {
             self.matched.fetch_add(1, Ordering::Relaxed);
         }
@@ -345,12 +353,14 @@ impl Table {
 
     fn insert(&mut self, r: Rule) {
         self.cls.insert(r.id, r.priority, &r.value, &r.mask);
+        self.index_conj(r.id, &r.instructions);
         self.rules.insert(r.id, r);
     }
 
     fn remove(&mut self, id: u64) -> Option<Rule> {
         let r = self.rules.remove(&id)?;
         self.cls.remove(id, &r.value, &r.mask);
+        self.conj.remove(&id);
         Some(r)
     }
 }
@@ -435,6 +445,8 @@ impl Tables {
     /// Applies a flow_mod at time `now_ns`.
     pub fn apply(&mut self, fm: &FlowModSpec, now_ns: u64) -> Result<FlowModOutcome, FlowModError> {
         let mut out = FlowModOutcome::default();
+        // `learn(delete_learned)` actions of replaced instructions.
+        let mut gone_learns = Vec::new();
         match fm.command {
             command::ADD => self.add(fm, now_ns, &mut out)?,
             command::MODIFY | command::MODIFY_STRICT => {
@@ -466,8 +478,9 @@ impl Tables {
                             .rules
                             .get_mut(&id)
                             .expect("selected rule exists");
-                        r.instructions = fm.instructions.clone();
+                        let old = std::mem::replace(&mut r.instructions, fm.instructions.clone());
                         r.modified_ns = now_ns;
+                        gone_learns.extend(learn::delete_learned_cookies(&old));
                         if let Some(c) = fm.new_cookie {
                             r.cookie = c;
                         }
@@ -476,6 +489,7 @@ impl Tables {
                             r.bytes.store(0, Ordering::Relaxed);
                         }
                         out.modified += 1;
+                        self.tables[t as usize].index_conj(id, &fm.instructions);
                     }
                 }
             }
@@ -502,6 +516,11 @@ impl Tables {
             }
             _ => return Err(FlowModError::BadCommand),
         }
+        for r in &out.removed {
+            gone_learns.extend(learn::delete_learned_cookies(&r.instructions));
+        }
+        let flushed = self.flush_learned(gone_learns);
+        out.removed.extend(flushed);
         if out.added + out.modified + out.removed.len() > 0 {
             self.version += 1;
         }
@@ -591,10 +610,15 @@ impl Tables {
                 }
             }
         }
-        let out: Vec<Rule> = dead
+        let mut out: Vec<Rule> = dead
             .into_iter()
             .filter_map(|(t, id)| self.tables[t].remove(id))
             .collect();
+        let gone = out
+            .iter()
+            .flat_map(|r| learn::delete_learned_cookies(&r.instructions))
+            .collect();
+        out.extend(self.flush_learned(gone));
         if !out.is_empty() {
             self.version += 1;
         }
@@ -646,10 +670,15 @@ impl Tables {
                     .map(move |r| (t, r.id))
             })
             .collect();
-        let out: Vec<Rule> = ids
+        let mut out: Vec<Rule> = ids
             .into_iter()
             .filter_map(|(t, id)| self.tables[t].remove(id))
             .collect();
+        let gone = out
+            .iter()
+            .flat_map(|r| learn::delete_learned_cookies(&r.instructions))
+            .collect();
+        out.extend(self.flush_learned(gone));
         if !out.is_empty() {
             self.version += 1;
         }

@@ -62,6 +62,7 @@ fn field_name(f: Field) -> String {
         TunnelId => "tun_id".into(),
         PktMark => "pkt_mark".into(),
         RecircId => "recirc_id".into(),
+        ConjId => "conj_id".into(),
         other => format!("{other:?}").to_lowercase(),
     }
 }
@@ -219,6 +220,12 @@ pub fn format_action(a: &Action) -> String {
             v.iter().map(format_action).collect::<Vec<_>>().join(",")
         ),
         Action::Note(_) => "note".into(),
+        Action::Conjunction {
+            clause,
+            n_clauses,
+            id,
+        } => format!("conjunction({id},{}/{n_clauses})", *clause as u32 + 1),
+        Action::Learn(l) => format!("learn(table={},priority={})", l.table_id, l.priority),
         other => format!("{other:?}"),
     }
 }

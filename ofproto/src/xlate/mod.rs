@@ -23,6 +23,7 @@
 //! revalidation reproduces the same actions.
 
 pub mod format;
+pub mod multipath;
 mod patch;
 #[cfg(test)]
 mod tests;
@@ -42,7 +43,7 @@ use crate::ofp::instructions::Instruction;
 use crate::ofp::nx_actions::{Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
 use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
-use crate::table::Tables;
+use crate::table::{FlowModSpec, Tables};
 use dp_core::actions::{
     CtAction, HashAlg, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction,
 };
@@ -223,6 +224,9 @@ pub struct XlateOut {
     pub trace: Vec<String>,
     /// Rules and groups of other bridges, reached through patch ports.
     pub patched: Vec<PatchRules>,
+    /// Flows the `learn` actions made, in order; applied (with
+    /// [`Tables::learn`]) only for upcalls, never for revalidation.
+    pub learned: Vec<FlowModSpec>,
 }
 
 struct Ctx<'a, 'e> {
@@ -246,6 +250,8 @@ struct Ctx<'a, 'e> {
     frozen: Option<Frozen>,
     /// Rules and groups hit in other bridges (patch ports).
     patched: Vec<PatchRules>,
+    /// Flows learned by `learn` actions.
+    learned: Vec<FlowModSpec>,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -323,6 +329,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         pending_goto: None,
         frozen: None,
         patched: Vec::new(),
+        learned: Vec::new(),
     };
     if ok {
         if let Some(fr) = resume {
@@ -392,6 +399,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         groups: ctx.groups,
         trace: ctx.trace,
         patched: ctx.patched,
+        learned: ctx.learned,
     }
 }
 
@@ -897,6 +905,17 @@ impl Ctx<'_, '_> {
             }
             Action::Group(g) => self.group(*g, false),
             Action::Meter(m) => self.meter(*m),
+            Action::Multipath(m) => self.multipath(m),
+            Action::Bundle(b) => self.bundle(b),
+            Action::Learn(l) => {
+                match crate::table::learn::learn_flow_mod(l, &self.key, &mut self.wc) {
+                    Some(fm) => {
+                        self.note(format!("    learned into table {}", fm.table_id));
+                        self.learned.push(fm);
+                    }
+                    None => self.note("    learn: bad table or field".into()),
+                }
+            }
             // Notes, queues and the rest do not change the
             // datapath actions here.
             _ => {}
@@ -1351,7 +1370,26 @@ impl Pipeline {
             learn,
             trace,
         };
-        xlate(&env, flow)
+        let x = xlate(&env, flow);
+        drop((tables, ports, groups, meters));
+        if learn {
+            self.apply_learned(&x.learned, now_ns);
+        }
+        x
+    }
+
+    /// Applies flows learned by a translation ([`XlateOut::learned`]);
+    /// true if the tables changed.
+    pub fn apply_learned(&self, learned: &[FlowModSpec], now_ns: u64) -> bool {
+        if learned.is_empty() {
+            return false;
+        }
+        let mut t = self.tables.write();
+        let mut changed = false;
+        for fm in learned {
+            changed |= t.learn(fm, now_ns);
+        }
+        changed
     }
 
     /// Translates a PACKET_OUT (see [`xlate_packet_out`]); NORMAL learns.
@@ -1377,6 +1415,9 @@ impl Pipeline {
             learn: true,
             trace: false,
         };
-        xlate_packet_out(&env, flow, in_port, actions)
+        let x = xlate_packet_out(&env, flow, in_port, actions);
+        drop((tables, ports, groups, meters));
+        self.apply_learned(&x.learned, now_ns);
+        x
     }
 }

@@ -244,6 +244,10 @@ impl Ctx<'_, '_> {
                 pending_goto: None,
                 frozen: None,
                 patched: Vec::new(),
+                // `learn` in the peer bridge is not applied: the learned
+                // flows would belong to the peer's tables, which this
+                // translation only reads.
+                learned: Vec::new(),
             };
             sub.xlate_table(0);
             if sub.frozen.is_none() {
