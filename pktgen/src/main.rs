@@ -133,6 +133,16 @@ fn cli() -> Command {
                         .help("port to receive on, TYPE:NAME"),
                 )
                 .arg(
+                    Arg::new("tx-netns")
+                        .long("tx-netns")
+                        .help("network namespace (ip netns NAME) the --tx port is in"),
+                )
+                .arg(
+                    Arg::new("rx-netns")
+                        .long("rx-netns")
+                        .help("network namespace (ip netns NAME) the --rx port is in"),
+                )
+                .arg(
                     Arg::new("opt")
                         .long("opt")
                         .action(ArgAction::Append)
@@ -220,6 +230,79 @@ fn open_port(spec: &str, opts: &Options) -> Result<Arc<dyn Netdev>, String> {
     netdev::open(name, kind, opts).map_err(|e| e.to_string())
 }
 
+/// Moves the calling thread into network namespace `name` (as `ip netns
+/// exec` does for a process): a private mount namespace for this thread, a
+/// fresh sysfs (device lookups by name read `/sys/class/net`, which shows the
+/// namespace of whoever mounted it) and a fresh bpffs at `/sys/fs/bpf` for
+/// libxdp's pins. Only this thread changes namespace; the port opened,
+/// used and dropped on it lives in `name`.
+fn enter_netns(name: &str) -> Result<(), String> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{name}");
+    let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+    let c = |s: &str| CString::new(s).expect("no NUL");
+    let (root, sys, bpf_dir) = (c("/"), c("/sys"), c("/sys/fs/bpf"));
+    let (sysfs, bpf, none) = (c("sysfs"), c("bpf"), c("none"));
+    let os_err = |what: &str| format!("netns {name}: {what}: {}", std::io::Error::last_os_error());
+    // SAFETY: plain system calls on this thread with NUL-terminated strings
+    // that outlive them and a file descriptor that stays open until the end
+    // of this function; none of them touch memory of this process.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(os_err("unshare(CLONE_NEWNS)"));
+        }
+        if libc::mount(
+            none.as_ptr(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_SLAVE | libc::MS_REC,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(os_err("mount --make-rslave /"));
+        }
+        if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+            return Err(os_err("setns"));
+        }
+        libc::umount2(sys.as_ptr(), libc::MNT_DETACH);
+        if libc::mount(
+            sysfs.as_ptr(),
+            sys.as_ptr(),
+            sysfs.as_ptr(),
+            0,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(os_err("mount sysfs"));
+        }
+        if libc::mount(
+            bpf.as_ptr(),
+            bpf_dir.as_ptr(),
+            bpf.as_ptr(),
+            0,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(os_err("mount bpffs"));
+        }
+    }
+    Ok(())
+}
+
+/// Opens port `spec` on the calling thread, in network namespace `netns`
+/// when one is given.
+fn open_port_in(
+    spec: &str,
+    netns: Option<&str>,
+    opts: &Options,
+) -> Result<Arc<dyn Netdev>, String> {
+    if let Some(ns) = netns {
+        enter_netns(ns)?;
+    }
+    open_port(spec, opts)
+}
+
 /// Counters shared by the tx and rx threads.
 #[derive(Default)]
 struct Counters {
@@ -244,11 +327,15 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
         .get_one::<String>("duration")
         .and_then(|r| r.parse().ok())
         .ok_or("--duration: seconds")?;
-    let tx_port = open_port(m.get_one::<String>("tx").expect("required"), &opts)?;
-    let rx_port = match m.get_one::<String>("rx") {
-        Some(r) => Some(open_port(r, &opts)?),
-        None => None,
-    };
+    let tx_spec = m.get_one::<String>("tx").expect("required").clone();
+    let tx_ns = m.get_one::<String>("tx-netns").cloned();
+    let rx_spec = m.get_one::<String>("rx").cloned();
+    let rx_ns = m.get_one::<String>("rx-netns").cloned();
+    let have_rx = rx_spec.is_some();
+    // Each port is opened, used and dropped (XDP program detached) on its
+    // own thread, which may have entered the port's network namespace.
+    let (ready_tx, ready) = std::sync::mpsc::channel::<Result<(), String>>();
+    let go = Arc::new(AtomicBool::new(false));
     let frames: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..spec.default_count().min(MAX_FRAMES))
             .map(|k| spec.frame(k))
@@ -260,9 +347,20 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
     let stop_tx = Arc::new(AtomicBool::new(false));
     let stop_rx = Arc::new(AtomicBool::new(false));
 
-    let rx_thread = rx_port.clone().map(|port| {
+    let rx_thread = rx_spec.map(|rx_spec| {
         let (c, lat, stop) = (c.clone(), lat.clone(), stop_rx.clone());
+        let (opts, ready_tx) = (opts.clone(), ready_tx.clone());
         std::thread::spawn(move || {
+            let port = match open_port_in(&rx_spec, rx_ns.as_deref(), &opts) {
+                Ok(p) => {
+                    let _ = ready_tx.send(Ok(()));
+                    p
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("--rx {rx_spec}: {e}")));
+                    return;
+                }
+            };
             let mut batch = PacketBatch::new();
             while !stop.load(Ordering::Relaxed) {
                 let mut got = 0;
@@ -292,14 +390,31 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
     });
 
     let tx_thread = {
-        let (c, stop, spec, frames, port) = (
+        let (c, stop, spec, frames, go) = (
             c.clone(),
             stop_tx.clone(),
             spec.clone(),
             frames.clone(),
-            tx_port.clone(),
+            go.clone(),
         );
+        let (opts, ready_tx) = (opts.clone(), ready_tx.clone());
         std::thread::spawn(move || {
+            let port = match open_port_in(&tx_spec, tx_ns.as_deref(), &opts) {
+                Ok(p) => {
+                    let _ = ready_tx.send(Ok(()));
+                    p
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("--tx {tx_spec}: {e}")));
+                    return;
+                }
+            };
+            while !go.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let mut k: u64 = 0;
             let mut batch = PacketBatch::new();
             let start = Instant::now();
@@ -333,6 +448,25 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
         })
     };
 
+    drop(ready_tx);
+    let mut open_err = None;
+    for _ in 0..1 + have_rx as usize {
+        match ready.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => open_err = open_err.or(Some(e)),
+            Err(_) => open_err = open_err.or(Some("port thread ended".to_string())),
+        }
+    }
+    if let Some(e) = open_err {
+        stop_tx.store(true, Ordering::Relaxed);
+        stop_rx.store(true, Ordering::Relaxed);
+        let _ = tx_thread.join();
+        if let Some(t) = rx_thread {
+            let _ = t.join();
+        }
+        return Err(e);
+    }
+    go.store(true, Ordering::Relaxed);
     let start = Instant::now();
     let (mut last_tx, mut last_rx, mut last_t) = (0u64, 0u64, start);
     while start.elapsed().as_secs_f64() < secs {
@@ -352,7 +486,7 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
             start.elapsed().as_secs_f64(),
             (tx - last_tx) as f64 / dt / 1e6,
             (rx - last_rx) as f64 / dt / 1e6,
-            loss(tx, rx, rx_port.is_some()),
+            loss(tx, rx, have_rx),
             us(p50),
             us(p99),
         );
@@ -380,7 +514,7 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
             "{{\"tx_packets\":{tx},\"rx_packets\":{rx},\"seconds\":{elapsed:.3},\"tx_mpps\":{:.4},\"rx_mpps\":{:.4},\"loss_pct\":{:.4},\"latency_ns\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p99.9\":{}}}}}",
             tx as f64 / elapsed / 1e6,
             rx as f64 / elapsed / 1e6,
-            loss(tx, rx, rx_port.is_some()),
+            loss(tx, rx, have_rx),
             p(pct[0].1),
             p(pct[1].1),
             p(pct[2].1),
@@ -392,7 +526,7 @@ fn cmd_run(m: &ArgMatches) -> Result<(), String> {
             tx as f64 / elapsed / 1e6,
             c.tx_bytes.load(Ordering::Relaxed) as f64 * 8.0 / elapsed / 1e9,
             rx as f64 / elapsed / 1e6,
-            loss(tx, rx, rx_port.is_some()),
+            loss(tx, rx, have_rx),
             pct.iter()
                 .map(|(p, v)| format!("p{p} {}", us(*v)))
                 .collect::<Vec<_>>()
