@@ -950,7 +950,9 @@ mod tests {
         let tot = (IPV4_HEADER_LEN + l4_len) as u16;
         f.extend_from_slice(&[0x45, 0x10]);
         f.extend_from_slice(&tot.to_be_bytes());
-        f.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 192, 168, 1, 200]);
+        f.extend_from_slice(&[
+            0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 192, 168, 1, 200,
+        ]);
         let mut l4 = vec![0u8; l4_len];
         l4[..4].copy_from_slice(&[0x04, 0x00, 0x00, 0x50]);
         if proto == IPPROTO_TCP && l4_len >= 14 {
@@ -986,7 +988,9 @@ mod tests {
             // Mutate a few bytes of the headers, sometimes truncate.
             for _ in 0..(next() % 3) {
                 let at = (next() % 58) as usize % f.len();
-                let interesting = [0u8, 5, 6, 17, 0x45, 0x46, 0x08, 0x3f, 0x20, 0x50, 0x40, 0xff];
+                let interesting = [
+                    0u8, 5, 6, 17, 0x45, 0x46, 0x08, 0x3f, 0x20, 0x50, 0x40, 0xff,
+                ];
                 f[at] = interesting[(next() % interesting.len() as u64) as usize];
             }
             if next() % 4 == 0 {
@@ -1020,6 +1024,9 @@ mod tests {
                 );
             }
         }
-        assert!(fast_taken > 5_000, "fast path taken only {fast_taken} times");
+        assert!(
+            fast_taken > 5_000,
+            "fast path taken only {fast_taken} times"
+        );
     }
 }
