@@ -4,7 +4,7 @@
 //! Run: `cargo bench -p dp-core --bench fastpath`. Throughput lines are in
 //! packets ("elem/s" = packets/s; "Melem/s" = Mpps) for one core.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use dp_core::actions::{ActionContext, OdpAction, OdpPort, UserspaceAction};
 use dp_core::extract::extract;
 use dp_core::fastpath::{FastPath, FastPathConfig, Upcall, UpcallHandler};
@@ -131,6 +131,18 @@ fn bench_extract(c: &mut Criterion) {
 
 /// Case (a): one megaflow, every packet an EMC hit.
 fn bench_one_flow(c: &mut Criterion) {
+    let (mut fp, mut rx) = one_flow_setup();
+    let mut g = c.benchmark_group("fastpath");
+    g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
+    g.bench_function("1flow_emc_hit", |b| {
+        b.iter(|| run_batch(&mut fp, &mut rx, 1))
+    });
+    g.finish();
+    let s = fp.stats;
+    assert!(s.emc_hit >= s.recv / 2, "expected EMC hits: {s:?}");
+}
+
+fn one_flow_setup() -> (FastPath, Rx) {
     let mut fp = FastPath::new(FastPathConfig::default());
     let mut key = Flow::zero();
     let mut mask = Flow::zero();
@@ -152,15 +164,8 @@ fn bench_one_flow(c: &mut Criterion) {
         emc_insert_inv_prob: 1,
         smc_enable: false,
     });
-    let mut rx = Rx::new(vec![udp_frame(0x0a000001, 0x0a000002, 1000, 2000)]);
-    let mut g = c.benchmark_group("fastpath");
-    g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
-    g.bench_function("1flow_emc_hit", |b| {
-        b.iter(|| run_batch(&mut fp, &mut rx, 1))
-    });
-    g.finish();
-    let s = fp.stats;
-    assert!(s.emc_hit >= s.recv / 2, "expected EMC hits: {s:?}");
+    let rx = Rx::new(vec![udp_frame(0x0a000001, 0x0a000002, 1000, 2000)]);
+    (fp, rx)
 }
 
 /// The 8 megaflow masks of case (b): every mask matches in_port, recirc_id,
@@ -195,6 +200,31 @@ fn mask_k(k: usize) -> Flow {
 /// Case (b): 100k megaflows over 8 masks, packets cycling over all of them
 /// (far more flows than the 8192 EMC entries).
 fn bench_100k_flows(c: &mut Criterion) {
+    let (mut fp, mut rx) = flows_100k_setup();
+    let mut g = c.benchmark_group("fastpath");
+    g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
+    let mut now = 0;
+    g.bench_function("100k_flows_8_masks", |b| {
+        b.iter(|| {
+            now += 1000;
+            run_batch(&mut fp, &mut rx, now)
+        })
+    });
+    g.finish();
+    let s = fp.stats;
+    if s.recv == 0 {
+        return; // filtered out
+    }
+    assert_eq!(s.lost + s.malformed, 0, "{s:?}");
+    println!(
+        "100k flows: emc hits {:.1}%, megaflow hits {:.1}%, avg subtable lookups per megaflow hit {:.2}",
+        100.0 * s.emc_hit as f64 / s.recv as f64,
+        100.0 * s.masked_hit as f64 / s.recv as f64,
+        s.lookups as f64 / s.masked_hit.max(1) as f64
+    );
+}
+
+fn flows_100k_setup() -> (FastPath, Rx) {
     const N_FLOWS: usize = 100_000;
     let mut fp = FastPath::new(FastPathConfig::default());
     let mut frames = Vec::with_capacity(N_FLOWS);
@@ -220,30 +250,84 @@ fn bench_100k_flows(c: &mut Criterion) {
             .unwrap();
         frames.push(frame);
     }
-    let mut rx = Rx::new(frames);
+    let rx = Rx::new(frames);
     assert_eq!(fp.table.len(), N_FLOWS);
-    let mut g = c.benchmark_group("fastpath");
-    g.throughput(Throughput::Elements(NETDEV_MAX_BURST as u64));
-    let mut now = 0;
-    g.bench_function("100k_flows_8_masks", |b| {
-        b.iter(|| {
-            now += 1000;
-            run_batch(&mut fp, &mut rx, now)
-        })
-    });
-    g.finish();
-    let s = fp.stats;
-    if s.recv == 0 {
-        return; // filtered out
-    }
-    assert_eq!(s.lost + s.malformed, 0, "{s:?}");
-    println!(
-        "100k flows: emc hits {:.1}%, megaflow hits {:.1}%, avg subtable lookups per megaflow hit {:.2}",
-        100.0 * s.emc_hit as f64 / s.recv as f64,
-        100.0 * s.masked_hit as f64 / s.recv as f64,
-        s.lookups as f64 / s.masked_hit.max(1) as f64
-    );
+    (fp, rx)
 }
 
 criterion_group!(benches, bench_extract, bench_one_flow, bench_100k_flows);
-criterion_main!(benches);
+
+/// Fixed-iteration driver for instruction counts under callgrind (the
+/// machine's load does not change them), instead of criterion's timing:
+///
+/// ```text
+/// FASTPATH_DRIVER=extract|1flow|100k FASTPATH_ITERS=N \
+///   valgrind --tool=callgrind --toggle-collect='*drive_*' \
+///   target/release/deps/fastpath-HASH
+/// ```
+///
+/// prints the packets driven; callgrind's total `Ir` divided by them is
+/// instructions per packet (setup excluded by `--toggle-collect`).
+fn driver(which: &str, iters: u64) {
+    match which {
+        "extract" => {
+            let mut p = DpPacket::from_slice(&udp_frame(0x0a000001, 0x0a000002, 1000, 2000));
+            p.md.init(IN_PORT);
+            let mut key = FlowKey::default();
+            drive_extract(&mut p, &mut key, iters);
+            println!("extract: {iters} packets");
+        }
+        "1flow" => {
+            let (mut fp, mut rx) = one_flow_setup();
+            drive_batches(&mut fp, &mut rx, iters);
+            println!(
+                "1flow: {} packets {:?}",
+                iters * NETDEV_MAX_BURST as u64,
+                fp.stats
+            );
+        }
+        "100k" => {
+            let (mut fp, mut rx) = flows_100k_setup();
+            // Warm the caches and the EMC as criterion's warm-up does.
+            for i in 0..5_000 {
+                run_batch(&mut fp, &mut rx, i * 1000);
+            }
+            fp.clear_stats();
+            drive_batches(&mut fp, &mut rx, iters);
+            println!(
+                "100k: {} packets {:?}",
+                iters * NETDEV_MAX_BURST as u64,
+                fp.stats
+            );
+        }
+        _ => panic!("FASTPATH_DRIVER: extract, 1flow or 100k"),
+    }
+}
+
+#[inline(never)]
+fn drive_extract(p: &mut DpPacket, key: &mut FlowKey, iters: u64) {
+    for _ in 0..iters {
+        extract(black_box(&mut *p), &mut *key);
+        black_box(key.hash);
+    }
+}
+
+#[inline(never)]
+fn drive_batches(fp: &mut FastPath, rx: &mut Rx, iters: u64) {
+    for i in 0..iters {
+        run_batch(fp, rx, 1_000_000_000 + i * 1000);
+    }
+}
+
+fn main() {
+    if let Ok(which) = std::env::var("FASTPATH_DRIVER") {
+        let iters = std::env::var("FASTPATH_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        driver(&which, iters);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

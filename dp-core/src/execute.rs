@@ -835,6 +835,11 @@ fn set_ports(p: &mut DpPacket, proto: u8, v: (u16, u16), m: (u16, u16)) {
     if l4.proto != proto {
         return;
     }
+    // Every header below starts with the two ports; a datagram cut before
+    // them (an IPv4 header and nothing else) has none to set.
+    if !l4.has(4) {
+        return;
+    }
     let o = l4.ofs;
     let d = p.data_mut();
     let new_src = masked(rd16(d, o), v.0, m.0);

@@ -3,11 +3,21 @@
 //! # Design
 //!
 //! This is OVS's `miniflow_extract()` (`lib/flow.c`): one forward pass over
-//! the frame that writes every field straight into the compact key through a
-//! [`MiniflowBuilder`], in the word order of the [`Flow`] layout
-//! ([`crate::flow::fields`]). There is no intermediate full [`Flow`]; words
-//! that stay zero never enter the key, so the key is canonical and its hash is
-//! computed once at the end.
+//! the frame that writes every field straight into the compact key, in the
+//! word order of the [`Flow`] layout ([`crate::flow::fields`]). There is no
+//! intermediate full [`Flow`]; words that stay zero never enter the key, so
+//! the key is canonical. Every word is produced whole and pushed once, in
+//! increasing order (a `KeyWriter`: a store, a compare, an increment and one
+//! hash step per non-zero word), and the key's hash is computed as the words
+//! are pushed.
+//!
+//! The common case, an untagged Ethernet II frame with an option-less,
+//! unfragmented IPv4 header and a UDP or TCP header and no tunnel metadata,
+//! takes a fast path: one length check covers every header read at fixed
+//! offsets, and the words go straight into the key without calls. Any other
+//! packet, including any that would be malformed, goes to the general parser,
+//! which yields the same key for the packets the fast path takes (a unit test
+//! checks it over mutated frames).
 //!
 //! The pass runs in layout order:
 //!
@@ -57,10 +67,11 @@
 //! * [`ExtractStatus`] has no OVS equivalent (`miniflow_extract` returns
 //!   nothing); the keys themselves match OVS's.
 
+use crate::flow::FLOW_WORDS;
 use crate::flow::{
     fields, Flow, ETH_TYPE_NONE, FRAG_ANY, FRAG_LATER, TUN_OPTS_MAX_LEN, TUN_OPTS_WORD, VLAN_CFI,
 };
-use crate::miniflow::{FlowKey, MiniflowBuilder};
+use crate::miniflow::{hash_add64, hash_finish, hash_map_finish, FlowKey};
 use crate::packet::{CtOrigTuple, DpPacket, PacketMetadata, OFS_NONE};
 
 /// Outcome of [`extract`].
@@ -186,6 +197,166 @@ struct Offsets {
     l4: usize,
 }
 
+/// Writes whole words of a canonical [`FlowKey`] in increasing word order
+/// (each word at most once), without branches: the word is stored at the
+/// next free position and the position only advances, and the map bit is
+/// only set, when the word is non-zero. With the word index a constant at
+/// every call site, a push is a store, a compare and two adds/ors; the map is
+/// kept as two `u64` halves so the shift is a constant. (The general
+/// [`crate::miniflow::MiniflowBuilder`] merges fields into words and branches
+/// per push.)
+struct KeyWriter<'a> {
+    key: &'a mut FlowKey,
+    len: usize,
+    lo: u64,
+    hi: u64,
+    /// Running [`hash_add64`] over the words pushed so far.
+    h: u64,
+    /// Smallest index the next push may use (debug builds check the order).
+    #[cfg(debug_assertions)]
+    next: usize,
+}
+
+impl<'a> KeyWriter<'a> {
+    #[inline(always)]
+    fn new(key: &'a mut FlowKey) -> Self {
+        KeyWriter {
+            key,
+            len: 0,
+            lo: 0,
+            hi: 0,
+            h: 0,
+            #[cfg(debug_assertions)]
+            next: 0,
+        }
+    }
+
+    /// Pushes word `idx` with value `w` (left out if zero).
+    #[inline(always)]
+    fn push_word(&mut self, idx: usize, w: u64) {
+        #[cfg(debug_assertions)]
+        {
+            assert!(
+                idx >= self.next && idx < FLOW_WORDS,
+                "key word {idx} out of order"
+            );
+            self.next = idx + 1;
+        }
+        if w != 0 {
+            if let Some(slot) = self.key.buf.get_mut(self.len) {
+                *slot = w;
+            }
+            self.len += 1;
+            self.h = hash_add64(self.h, w);
+            if idx < 64 {
+                self.lo |= 1 << idx;
+            } else {
+                self.hi |= 1 << (idx & 63);
+            }
+        }
+    }
+
+    /// Stores length and map, and the hash: `rss` mixed with `recirc_id` if
+    /// the port gave one, else [`crate::miniflow::hash_words`] of the key.
+    #[inline(always)]
+    fn finish(self, rss: Option<u32>, recirc_id: u32) {
+        let k = self.key;
+        let len = self.len.min(FLOW_WORDS);
+        k.len = len as u32;
+        k.map = (self.hi as u128) << 64 | self.lo as u128;
+        k.hash = match rss {
+            Some(h) => hash_finish(hash_add64(h as u64, recirc_id as u64)),
+            None => hash_map_finish(self.h, k.map),
+        };
+    }
+}
+
+/// L2-L4 words of the common case (see [`parse_eth_ipv4_fast`]).
+struct FastWords {
+    w51: u64,
+    w52: u64,
+    w56: u64,
+    w61: u64,
+    /// `tcp_flags` (word 64) for TCP.
+    tcp: Option<u64>,
+    w66: u64,
+}
+
+/// The common case, tried first: an untagged Ethernet II frame carrying an
+/// option-less, unfragmented IPv4 packet with a complete UDP or TCP header.
+/// One length check covers every fixed-offset read. Anything else (and any
+/// frame that would be malformed) returns `None`, and the general parser
+/// ([`parse_frame`]) handles it. Gives exactly the words the general parser
+/// would, with `l3` at 14 and `l4` at 34.
+#[inline(always)]
+fn parse_eth_ipv4_fast(d: &[u8]) -> Option<FastWords> {
+    const L3: usize = ETH_HEADER_LEN;
+    const L4: usize = L3 + IPV4_HEADER_LEN;
+    // Ethernet + IPv4 + the 8 bytes of a UDP header (or a TCP header's ports).
+    let h = d.first_chunk::<{ L4 + UDP_HEADER_LEN }>()?;
+    let ip_len = d.len() - L3;
+    let tot_len = be16(h, L3 + 2) as usize;
+    let frag_off = be16(h, L3 + 6);
+    let proto = h[L3 + 9];
+    if be16(h, 12) != ETH_TYPE_IP || h[L3] & 0x0f != 5 || tot_len > ip_len || frag_off & 0x3fff != 0
+    {
+        return None;
+    }
+    let tcp = match proto {
+        IPPROTO_UDP if tot_len >= IPV4_HEADER_LEN + UDP_HEADER_LEN => None,
+        IPPROTO_TCP if tot_len >= IPV4_HEADER_LEN + TCP_HEADER_LEN => {
+            let t = d.first_chunk::<{ L4 + TCP_HEADER_LEN }>()?;
+            let ctl = be16(t, L4 + 12);
+            let hlen = (ctl >> 12) as usize * 4;
+            if hlen < TCP_HEADER_LEN || hlen > tot_len - IPV4_HEADER_LEN {
+                return None;
+            }
+            Some((ctl & 0x0fff) as u64)
+        }
+        _ => return None,
+    };
+    Some(FastWords {
+        w51: be64(h, 0) & MAC_WORD_MASK | ETH_TYPE_IP as u64,
+        w52: be64(h, 6) & MAC_WORD_MASK,
+        w56: be64(h, L3 + 12),
+        w61: (h[L3 + 1] as u64) << 16 | (h[L3 + 8] as u64) << 8 | proto as u64,
+        tcp,
+        w66: (be32(h, L4) as u64) << 32,
+    })
+}
+
+/// [`extract`] of an Ethernet/IPv4/UDP|TCP packet without tunnel metadata
+/// ([`parse_eth_ipv4_fast`]); false (nothing written) for any other packet.
+/// Everything stays in registers: no call, the key's words are written once.
+#[inline(always)]
+fn extract_fast(pkt: &mut DpPacket, key: &mut FlowKey) -> bool {
+    let md = &pkt.md;
+    if md.packet_type != 0 || md.tunnel.is_set() {
+        return false;
+    }
+    let Some(f) = parse_eth_ipv4_fast(pkt.data()) else {
+        return false;
+    };
+    let mut b = KeyWriter::new(key);
+    b.push_word(0, (md.in_port as u64) << 32 | md.recirc_id as u64);
+    b.push_word(1, (md.dp_hash as u64) << 32 | md.skb_priority as u64);
+    push_ct(&mut b, md);
+    // Words 53 (VLAN) and 55 (packet_type 0) are zero.
+    b.push_word(51, f.w51);
+    b.push_word(52, f.w52);
+    b.push_word(56, f.w56);
+    b.push_word(61, f.w61);
+    if let Some(flags) = f.tcp {
+        b.push_word(64, flags);
+    }
+    b.push_word(66, f.w66);
+    b.finish(pkt.rss_valid.then_some(pkt.rss_hash), md.recirc_id);
+    pkt.l2_5_ofs = OFS_NONE;
+    pkt.l3_ofs = ETH_HEADER_LEN as u16;
+    pkt.l4_ofs = (ETH_HEADER_LEN + IPV4_HEADER_LEN) as u16;
+    true
+}
+
 /// Extracts the flow key of `pkt` into `key` and sets the packet's header
 /// offsets (OVS `miniflow_extract()`, `lib/flow.c`).
 ///
@@ -239,19 +410,37 @@ struct Offsets {
 ///   `arp_tha`. As in OVS both options are accepted in both messages; a
 ///   repeated option invalidates all ND fields (only type/code are kept).
 ///
+/// `key.hash` is [`crate::miniflow::hash_words`] of the key (what [`FlowKey::rehash`]
+/// computes), except when the receiving port gave the packet a hash
+/// (`pkt.rss_valid`, e.g. a NIC's RSS hash): then it is that hash mixed with
+/// `recirc_id`, as OVS uses the RSS hash for its EMC (the EMC and SMC compare
+/// the whole key after a hash match, so any hash that is a function of the
+/// packet is correct; equal keys from packets with and without an RSS hash
+/// merely hash differently).
+///
 /// Returns [`ExtractStatus::Malformed`] when a header is truncated or
 /// inconsistent; `key` then holds every field parsed before it. Never panics,
 /// never allocates.
 pub fn extract(pkt: &mut DpPacket, key: &mut FlowKey) -> ExtractStatus {
+    if extract_fast(pkt, key) {
+        ExtractStatus::Ok
+    } else {
+        extract_general(pkt, key)
+    }
+}
+
+/// [`extract`] of any packet (the general parser).
+#[inline(never)]
+fn extract_general(pkt: &mut DpPacket, key: &mut FlowKey) -> ExtractStatus {
     let mut ofs = Offsets {
         l2_5: usize::MAX,
         l3: usize::MAX,
         l4: usize::MAX,
     };
-    let mut b = MiniflowBuilder::new(key);
+    let mut b = KeyWriter::new(key);
     push_metadata(&mut b, &pkt.md);
     let status = parse_frame(pkt.data(), pkt.md.packet_type, &mut b, &mut ofs);
-    b.finish();
+    b.finish(pkt.rss_valid.then_some(pkt.rss_hash), pkt.md.recirc_id);
     pkt.l2_5_ofs = to_ofs(ofs.l2_5);
     pkt.l3_ofs = to_ofs(ofs.l3);
     pkt.l4_ofs = to_ofs(ofs.l4);
@@ -270,45 +459,10 @@ pub fn extract_flow(pkt: &mut DpPacket) -> Flow {
 /// Pushes the metadata words 0..=50 (all but `packet_type`, which lives in the
 /// L2 area of the layout).
 #[inline(always)]
-fn push_metadata(b: &mut MiniflowBuilder<'_>, md: &PacketMetadata) {
+fn push_metadata(b: &mut KeyWriter<'_>, md: &PacketMetadata) {
     b.push_word(0, (md.in_port as u64) << 32 | md.recirc_id as u64);
     b.push_word(1, (md.dp_hash as u64) << 32 | md.skb_priority as u64);
-    let (ct_proto, ct_tp) = match md.ct_orig {
-        CtOrigTuple::None => (0u8, 0u32),
-        CtOrigTuple::V4 {
-            src_port,
-            dst_port,
-            proto,
-            ..
-        }
-        | CtOrigTuple::V6 {
-            src_port,
-            dst_port,
-            proto,
-            ..
-        } => (proto, (src_port as u32) << 16 | dst_port as u32),
-    };
-    b.push_word(
-        2,
-        (md.pkt_mark as u64) << 32
-            | (md.ct_zone as u64) << 16
-            | (md.ct_state as u64) << 8
-            | ct_proto as u64,
-    );
-    b.push_word(3, (md.ct_mark as u64) << 32 | ct_tp as u64);
-    b.push_word(4, (md.ct_label >> 64) as u64);
-    b.push_word(5, md.ct_label as u64);
-    match md.ct_orig {
-        CtOrigTuple::None => {}
-        CtOrigTuple::V4 { src, dst, .. } => b.push_word(6, (src as u64) << 32 | dst as u64),
-        CtOrigTuple::V6 { src, dst, .. } => {
-            b.push_word(7, (src >> 64) as u64);
-            b.push_word(8, src as u64);
-            b.push_word(9, (dst >> 64) as u64);
-            b.push_word(10, dst as u64);
-        }
-    }
-
+    push_ct(b, md);
     let t = &md.tunnel;
     if t.is_set() {
         b.push_word(11, t.tun_id);
@@ -338,10 +492,51 @@ fn push_metadata(b: &mut MiniflowBuilder<'_>, md: &PacketMetadata) {
     }
 }
 
+/// Words 2..=10: `pkt_mark` and the conntrack metadata. Words 3..=10 are
+/// only looked at when the packet has a conntrack mark, label or tuple
+/// (tracked packets); otherwise they are all zero.
+#[inline(always)]
+fn push_ct(b: &mut KeyWriter<'_>, md: &PacketMetadata) {
+    let word2 = (md.pkt_mark as u64) << 32 | (md.ct_zone as u64) << 16 | (md.ct_state as u64) << 8;
+    if matches!(md.ct_orig, CtOrigTuple::None) && md.ct_mark == 0 && md.ct_label == 0 {
+        b.push_word(2, word2);
+        return;
+    }
+    let (ct_proto, ct_tp) = match md.ct_orig {
+        CtOrigTuple::None => (0u8, 0u32),
+        CtOrigTuple::V4 {
+            src_port,
+            dst_port,
+            proto,
+            ..
+        }
+        | CtOrigTuple::V6 {
+            src_port,
+            dst_port,
+            proto,
+            ..
+        } => (proto, (src_port as u32) << 16 | dst_port as u32),
+    };
+    b.push_word(2, word2 | ct_proto as u64);
+    b.push_word(3, (md.ct_mark as u64) << 32 | ct_tp as u64);
+    b.push_word(4, (md.ct_label >> 64) as u64);
+    b.push_word(5, md.ct_label as u64);
+    match md.ct_orig {
+        CtOrigTuple::None => {}
+        CtOrigTuple::V4 { src, dst, .. } => b.push_word(6, (src as u64) << 32 | dst as u64),
+        CtOrigTuple::V6 { src, dst, .. } => {
+            b.push_word(7, (src >> 64) as u64);
+            b.push_word(8, src as u64);
+            b.push_word(9, (dst >> 64) as u64);
+            b.push_word(10, dst as u64);
+        }
+    }
+}
+
 /// Pushes Geneve option bytes into words 19.., 8 bytes per word (big-endian),
 /// the last word zero-padded.
 #[inline(never)]
-fn push_tun_opts(b: &mut MiniflowBuilder<'_>, opts: &[u8]) {
+fn push_tun_opts(b: &mut KeyWriter<'_>, opts: &[u8]) {
     let mut chunks = opts.chunks_exact(8);
     let mut idx = TUN_OPTS_WORD;
     for c in &mut chunks {
@@ -361,7 +556,7 @@ fn push_tun_opts(b: &mut MiniflowBuilder<'_>, opts: &[u8]) {
 fn parse_frame(
     d: &[u8],
     packet_type: u32,
-    b: &mut MiniflowBuilder<'_>,
+    b: &mut KeyWriter<'_>,
     o: &mut Offsets,
 ) -> ExtractStatus {
     let mut p: usize;
@@ -430,13 +625,13 @@ fn parse_frame(
         // L3 packet: no Ethernet header, Ethertype from the packet type.
         dl_type = packet_type as u16;
         p = 0;
-        b.push(fields::ETH_TYPE, dl_type as u64);
+        b.push_word(fields::ETH_TYPE.word as usize, dl_type as u64);
     }
 
     if dl_type == ETH_TYPE_MPLS || dl_type == ETH_TYPE_MPLS_MCAST {
         return parse_mpls(d, p, packet_type, b, o);
     }
-    b.push(fields::PACKET_TYPE, packet_type as u64);
+    b.push_word(fields::PACKET_TYPE.word as usize, packet_type as u64);
 
     o.l3 = p;
     match dl_type {
@@ -454,7 +649,7 @@ fn parse_mpls(
     d: &[u8],
     mut p: usize,
     packet_type: u32,
-    b: &mut MiniflowBuilder<'_>,
+    b: &mut KeyWriter<'_>,
     o: &mut Offsets,
 ) -> ExtractStatus {
     o.l2_5 = p;
@@ -485,7 +680,7 @@ fn parse_mpls(
 
 /// ARP / RARP for Ethernet hardware and IPv4 protocol addresses (RFC 826).
 #[inline(never)]
-fn parse_arp(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>) -> ExtractStatus {
+fn parse_arp(d: &[u8], p: usize, b: &mut KeyWriter<'_>) -> ExtractStatus {
     let Some(a) = hdr::<ARP_ETH_HEADER_LEN>(d, p) else {
         return ExtractStatus::Malformed;
     };
@@ -505,7 +700,7 @@ fn parse_arp(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>) -> ExtractStatus {
 
 /// IPv4 header (RFC 791 section 3.1) at `p`, then L4.
 #[inline(always)]
-fn parse_ipv4(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>, o: &mut Offsets) -> ExtractStatus {
+fn parse_ipv4(d: &[u8], p: usize, b: &mut KeyWriter<'_>, o: &mut Offsets) -> ExtractStatus {
     let Some(ip) = hdr::<IPV4_HEADER_LEN>(d, p) else {
         return ExtractStatus::Malformed;
     };
@@ -541,7 +736,7 @@ fn parse_ipv4(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>, o: &mut Offsets) 
 
 /// IPv6 header (RFC 8200 section 3) at `p`, its extension headers, then L4.
 #[inline(always)]
-fn parse_ipv6(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>, o: &mut Offsets) -> ExtractStatus {
+fn parse_ipv6(d: &[u8], p: usize, b: &mut KeyWriter<'_>, o: &mut Offsets) -> ExtractStatus {
     let Some(ip) = hdr::<IPV6_HEADER_LEN>(d, p) else {
         return ExtractStatus::Malformed;
     };
@@ -633,13 +828,13 @@ fn parse_ipv6_ext_hdrs(d: &[u8], p: &mut usize, proto: &mut u8, frag: &mut u8) -
 
 /// Pushes `tp_src` / `tp_dst` (word 66, upper half).
 #[inline(always)]
-fn push_tp(b: &mut MiniflowBuilder<'_>, src: u16, dst: u16) {
+fn push_tp(b: &mut KeyWriter<'_>, src: u16, dst: u16) {
     b.push_word(66, (src as u64) << 48 | (dst as u64) << 32);
 }
 
 /// L4 header at `p` of protocol `proto`; `d` ends at the end of the IP packet.
 #[inline(always)]
-fn parse_l4(d: &[u8], p: usize, proto: u8, b: &mut MiniflowBuilder<'_>) -> ExtractStatus {
+fn parse_l4(d: &[u8], p: usize, proto: u8, b: &mut KeyWriter<'_>) -> ExtractStatus {
     match proto {
         IPPROTO_TCP => {
             let Some(t) = hdr::<TCP_HEADER_LEN>(d, p) else {
@@ -689,7 +884,7 @@ fn parse_l4(d: &[u8], p: usize, proto: u8, b: &mut MiniflowBuilder<'_>) -> Extra
 /// ICMPv6 (RFC 4443 section 2.1) at `p`, with Neighbor Discovery NS/NA
 /// (RFC 4861 sections 4.3, 4.4, 4.6.1), as OVS `parse_icmpv6()`.
 #[inline(never)]
-fn parse_icmpv6(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>) -> ExtractStatus {
+fn parse_icmpv6(d: &[u8], p: usize, b: &mut KeyWriter<'_>) -> ExtractStatus {
     let Some(h) = hdr::<ICMP6_DATA_HEADER_LEN>(d, p) else {
         return ExtractStatus::Malformed;
     };
@@ -740,4 +935,98 @@ fn parse_icmpv6(d: &[u8], p: usize, b: &mut MiniflowBuilder<'_>) -> ExtractStatu
     b.push_word(65, tll);
     push_tp(b, ty as u16, code as u16);
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet/IPv4 frame with `proto` and an L4 header of `l4_len` bytes
+    /// (TCP data offset 5), `pad` bytes of Ethernet padding after it.
+    fn frame(proto: u8, l4_len: usize, pad: usize) -> Vec<u8> {
+        let mut f = vec![
+            0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x08, 0x00,
+        ];
+        let tot = (IPV4_HEADER_LEN + l4_len) as u16;
+        f.extend_from_slice(&[0x45, 0x10]);
+        f.extend_from_slice(&tot.to_be_bytes());
+        f.extend_from_slice(&[
+            0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 192, 168, 1, 200,
+        ]);
+        let mut l4 = vec![0u8; l4_len];
+        l4[..4].copy_from_slice(&[0x04, 0x00, 0x00, 0x50]);
+        if proto == IPPROTO_TCP && l4_len >= 14 {
+            l4[12] = 0x50;
+            l4[13] = 0x12;
+        }
+        f.extend_from_slice(&l4);
+        f.resize(f.len() + pad, 0);
+        f
+    }
+
+    /// The fast path, when it takes a packet, gives exactly what the
+    /// general parser gives (key, hash, offsets), over random mutations and
+    /// truncations of UDP and TCP frames.
+    #[test]
+    fn fast_path_equals_general_parser() {
+        let mut rng = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let bases = [
+            frame(IPPROTO_UDP, 8, 18),
+            frame(IPPROTO_UDP, 8, 0),
+            frame(IPPROTO_TCP, 20, 6),
+            frame(IPPROTO_TCP, 24, 0),
+        ];
+        let mut fast_taken = 0;
+        for i in 0..20_000 {
+            let mut f = bases[i % bases.len()].clone();
+            // Mutate a few bytes of the headers, sometimes truncate.
+            for _ in 0..(next() % 3) {
+                let at = (next() % 58) as usize % f.len();
+                let interesting = [
+                    0u8, 5, 6, 17, 0x45, 0x46, 0x08, 0x3f, 0x20, 0x50, 0x40, 0xff,
+                ];
+                f[at] = interesting[(next() % interesting.len() as u64) as usize];
+            }
+            if next() % 4 == 0 {
+                let len = (next() % (f.len() as u64 + 1)) as usize;
+                f.truncate(len);
+            }
+            let mut a = DpPacket::from_slice(&f);
+            a.md.init(3);
+            if next() % 5 == 0 {
+                a.md.ct_state = 0x21;
+                a.md.ct_zone = 7;
+                a.md.ct_mark = (next() % 2) as u32;
+            }
+            if next() % 7 == 0 {
+                a.rss_valid = true;
+                a.rss_hash = next() as u32;
+            }
+            let mut b = a.clone();
+            let mut ka = FlowKey::default();
+            let mut kb = FlowKey::default();
+            let taken = extract_fast(&mut a, &mut ka);
+            let st_b = extract_general(&mut b, &mut kb);
+            if taken {
+                fast_taken += 1;
+                assert_eq!(st_b, ExtractStatus::Ok, "frame {f:02x?}");
+                assert_eq!(ka, kb, "frame {f:02x?}");
+                assert_eq!(ka.hash, kb.hash);
+                assert_eq!(
+                    (a.l2_5_ofs, a.l3_ofs, a.l4_ofs),
+                    (b.l2_5_ofs, b.l3_ofs, b.l4_ofs)
+                );
+            }
+        }
+        assert!(
+            fast_taken > 5_000,
+            "fast path taken only {fast_taken} times"
+        );
+    }
 }

@@ -45,17 +45,27 @@ pub fn hash_finish(h: u64) -> u32 {
     (h ^ (h >> 29)) as u32
 }
 
-/// Hash of a map and a word sequence (the hash of a [`FlowKey`]).
+/// Hash of a map and a word sequence (the hash of a [`FlowKey`]): the words
+/// are mixed in order, then the map ([`hash_map_finish`]), so that a builder
+/// can hash each word as it is produced and mix in the map at the end.
 #[inline]
 pub fn hash_words(map: FlowMap, words: &[u64], basis: u32) -> u32 {
-    let mut h = hash_add64(
-        basis as u64,
-        map as u64 ^ ((map >> 64) as u64).rotate_left(32),
-    );
+    let mut h = basis as u64;
     for &w in words {
         h = hash_add64(h, w);
     }
-    hash_finish(h)
+    hash_map_finish(h, map)
+}
+
+/// Finishes a running word hash (started from the basis, one
+/// [`hash_add64`] per present word) with the map: the last step of
+/// [`hash_words`].
+#[inline(always)]
+pub fn hash_map_finish(h: u64, map: FlowMap) -> u32 {
+    hash_finish(hash_add64(
+        h,
+        map as u64 ^ ((map >> 64) as u64).rotate_left(32),
+    ))
 }
 
 /// Number of set bits of `map` below bit `idx` (the position of word `idx` in

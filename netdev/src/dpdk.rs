@@ -535,6 +535,11 @@ impl Drop for Mbuf {
     }
 }
 
+/// Reusable boxes of transmitted DPDK packets (the boxes themselves are what
+/// is reused, hence `Box` in a `Vec`).
+#[allow(clippy::vec_box)]
+type SpareBoxes = Vec<Box<DpPacket>>;
+
 /// Most spare packet boxes kept per thread.
 const SPARE_MAX: usize = 4 * NETDEV_MAX_BURST;
 
@@ -548,7 +553,9 @@ thread_local! {
 
 /// A packet holding the received mbuf `m` (taken over), without copying when
 /// `m` is direct, single-segment and not shared; else a copy (and `m` freed).
-fn wrap_mbuf(m: *mut sys::rte_mbuf) -> Box<DpPacket> {
+/// Reuses a box from `spare` (this thread's [`SPARE`], borrowed once per
+/// burst by the caller) when there is one.
+fn wrap_mbuf(m: *mut sys::rte_mbuf, spare: &mut SpareBoxes) -> Box<DpPacket> {
     // SAFETY: m was just returned by rte_eth_rx_burst, so it is a valid mbuf
     // owned by the caller.
     let (direct, data_off, data_len, pkt_len, rss) = unsafe {
@@ -564,8 +571,8 @@ fn wrap_mbuf(m: *mut sys::rte_mbuf) -> Box<DpPacket> {
         )
     };
     let mut p = if direct {
-        let mut p = SPARE
-            .with(|s| s.borrow_mut().pop())
+        let mut p = spare
+            .pop()
             .unwrap_or_else(|| Box::new(DpPacket::from_external(Box::new(Mbuf::empty()), 0, 0)));
         match p
             .external_mut()
@@ -602,14 +609,12 @@ fn wrap_mbuf(m: *mut sys::rte_mbuf) -> Box<DpPacket> {
     p
 }
 
-/// Puts back a spare box (empty wrapper) for the next rx on this thread.
-fn recycle(p: Box<DpPacket>) {
-    SPARE.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < SPARE_MAX {
-            s.push(p);
-        }
-    });
+/// Puts back a spare box (empty wrapper) for the next rx on this thread
+/// (`spare`: this thread's [`SPARE`], borrowed once per burst).
+fn recycle(p: Box<DpPacket>, spare: &mut SpareBoxes) {
+    if spare.len() < SPARE_MAX {
+        spare.push(p);
+    }
 }
 
 fn opt_u16(
@@ -963,7 +968,17 @@ impl DpdkNetdev {
     /// The mbuf a packet is sent in: its own (zero copy), else a new one from
     /// this port's pool with a copy of the frame; `None` if it cannot be
     /// sent (no mbuf, or longer than the mbuf's data room).
-    fn to_mbuf(&self, mut p: Box<DpPacket>) -> Option<*mut sys::rte_mbuf> {
+    ///
+    /// `spare` takes the emptied box of a zero-copy packet; `zero_copy` and
+    /// `copied` count the packets of each kind (added to the port's counters
+    /// once per burst, not with an atomic operation per packet).
+    fn to_mbuf(
+        &self,
+        mut p: Box<DpPacket>,
+        spare: &mut SpareBoxes,
+        zero_copy: &mut u64,
+        copied: &mut u64,
+    ) -> Option<*mut sys::rte_mbuf> {
         let (ofs, len) = (p.headroom(), p.len());
         if let Some(w) = p
             .external_mut()
@@ -982,8 +997,8 @@ impl DpdkNetdev {
                     r.pkt_len = len as u32;
                     r.ol_flags = 0;
                 }
-                self.tx_zero_copy.fetch_add(1, Ordering::Relaxed);
-                recycle(p);
+                *zero_copy += 1;
+                recycle(p, spare);
                 return Some(m);
             }
         }
@@ -1003,7 +1018,7 @@ impl DpdkNetdev {
             let dst = sys::rvs_rte_pktmbuf_append(m, len as u16);
             ptr::copy_nonoverlapping(p.data().as_ptr(), dst as *mut u8, len);
         }
-        self.tx_copied.fetch_add(1, Ordering::Relaxed);
+        *copied += 1;
         Some(m)
     }
 
@@ -1141,9 +1156,12 @@ impl Netdev for DpdkNetdev {
         let n = unsafe {
             sys::rvs_rte_eth_rx_burst(self.port_id, qid as u16, mbufs.as_mut_ptr(), room as u16)
         } as usize;
-        for &m in &mbufs[..n] {
-            batch.push(wrap_mbuf(m));
-        }
+        SPARE.with(|s| {
+            let mut spare = s.borrow_mut();
+            for &m in &mbufs[..n] {
+                batch.push(wrap_mbuf(m, &mut spare));
+            }
+        });
         Ok(n)
     }
 
@@ -1154,22 +1172,34 @@ impl Netdev for DpdkNetdev {
         let mut mbufs = [ptr::null_mut::<sys::rte_mbuf>(); NETDEV_MAX_BURST];
         let mut n = 0;
         let mut sent = 0;
-        for p in batch.pkts.drain(..) {
-            match self.to_mbuf(p) {
-                Some(m) => {
-                    mbufs[n] = m;
-                    n += 1;
-                    if n == NETDEV_MAX_BURST {
-                        sent += self.flush(q as u16, &mut mbufs, n);
-                        n = 0;
+        let (mut zero_copy, mut copied, mut dropped) = (0u64, 0u64, 0u64);
+        SPARE.with(|s| {
+            let mut spare = s.borrow_mut();
+            for p in batch.pkts.drain(..) {
+                match self.to_mbuf(p, &mut spare, &mut zero_copy, &mut copied) {
+                    Some(m) => {
+                        mbufs[n] = m;
+                        n += 1;
+                        if n == NETDEV_MAX_BURST {
+                            sent += self.flush(q as u16, &mut mbufs, n);
+                            n = 0;
+                        }
                     }
-                }
-                None => {
-                    self.tx_dropped.fetch_add(1, Ordering::Relaxed);
+                    None => dropped += 1,
                 }
             }
+        });
+        sent += self.flush(q as u16, &mut mbufs, n);
+        if zero_copy != 0 {
+            self.tx_zero_copy.fetch_add(zero_copy, Ordering::Relaxed);
         }
-        sent + self.flush(q as u16, &mut mbufs, n)
+        if copied != 0 {
+            self.tx_copied.fetch_add(copied, Ordering::Relaxed);
+        }
+        if dropped != 0 {
+            self.tx_dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        sent
     }
 
     fn mtu(&self) -> u32 {

@@ -99,57 +99,88 @@ impl UpcallHandler for Upcaller<'_> {
     }
 }
 
+/// A port's output buffer, with the port (looked up once, refreshed on
+/// reload; `None` if the port is gone: its packets are dropped).
+struct TxBuf {
+    port: OdpPort,
+    netdev: Option<Arc<dyn Netdev>>,
+    batch: PacketBatch,
+}
+
+/// The packet vector of a [`PacketBatch`].
+#[allow(clippy::vec_box)]
+type PacketVec = Vec<Box<DpPacket>>;
+
+/// Most empty packet vectors a thread keeps for its next rx bursts.
+const SPARE_BATCHES: usize = 8;
+
 /// The action context of a thread: output is buffered per port and flushed
 /// after each received batch (OVS output batching).
 struct Ctx<'a> {
     ports: &'a PortMap,
-    tx: &'a mut HashMap<OdpPort, PacketBatch>,
+    /// Output buffers, one per port output to (a handful: a linear scan is
+    /// cheaper than hashing the port number on every output).
+    tx: &'a mut Vec<TxBuf>,
+    /// Emptied packet vectors, reused for rx bursts (no allocation per
+    /// batch).
+    spare: &'a mut Vec<PacketVec>,
     txq: usize,
     provider: &'a dyn UpcallProvider,
     conntrack: Option<&'a dyn ConntrackHook>,
     meters: &'a MeterSnapshot,
     rng: &'a mut u64,
-    start: Instant,
+    /// The time of this batch (read once, as OVS caches `pmd->ctx.now`).
+    now_ns: u64,
     stats: &'a mut ThreadStats,
 }
 
 impl Ctx<'_> {
-    fn flush_port(&mut self, port: OdpPort) {
-        let Some(buf) = self.tx.get_mut(&port) else {
-            return;
-        };
-        if buf.is_empty() {
+    fn flush(txq: usize, stats: &mut ThreadStats, t: &mut TxBuf) {
+        if t.batch.is_empty() {
             return;
         }
-        match self.ports.get(&port) {
+        match &t.netdev {
             Some(nd) => {
-                let n = nd.tx_burst(self.txq, buf);
-                self.stats.sent_pkts += n as u64;
-                self.stats.sent_batches += 1;
+                let n = nd.tx_burst(txq, &mut t.batch);
+                stats.sent_pkts += n as u64;
+                stats.sent_batches += 1;
             }
-            None => buf.pkts.clear(),
+            None => t.batch.pkts.clear(),
         }
     }
 
     fn flush_all(&mut self) {
-        let ports: Vec<OdpPort> = self
-            .tx
-            .iter()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(p, _)| *p)
-            .collect();
-        for p in ports {
-            self.flush_port(p);
+        for t in self.tx.iter_mut() {
+            Self::flush(self.txq, self.stats, t);
         }
     }
 }
 
 impl ActionContext for Ctx<'_> {
-    fn output(&mut self, port: OdpPort, batch: PacketBatch) {
-        let buf = self.tx.entry(port).or_default();
-        buf.pkts.extend(batch.pkts);
-        if buf.len() >= NETDEV_MAX_BURST {
-            self.flush_port(port);
+    fn output(&mut self, port: OdpPort, mut batch: PacketBatch) {
+        let i = match self.tx.iter().position(|t| t.port == port) {
+            Some(i) => i,
+            None => {
+                self.tx.push(TxBuf {
+                    port,
+                    netdev: self.ports.get(&port).cloned(),
+                    batch: PacketBatch::new(),
+                });
+                self.tx.len() - 1
+            }
+        };
+        let t = &mut self.tx[i];
+        if t.batch.is_empty() {
+            std::mem::swap(&mut t.batch, &mut batch);
+        } else {
+            t.batch.pkts.append(&mut batch.pkts);
+        }
+        // `batch` is now empty: keep its vector for a later rx burst.
+        if self.spare.len() < SPARE_BATCHES && batch.pkts.capacity() >= NETDEV_MAX_BURST {
+            self.spare.push(batch.pkts);
+        }
+        if t.batch.len() >= NETDEV_MAX_BURST {
+            Self::flush(self.txq, self.stats, t);
         }
     }
 
@@ -195,7 +226,7 @@ impl ActionContext for Ctx<'_> {
     }
 
     fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+        self.now_ns
     }
 }
 
@@ -218,7 +249,8 @@ struct State {
     fp: FastPath,
     polls: Vec<PollQueue>,
     ports: PortMap,
-    tx: HashMap<OdpPort, PacketBatch>,
+    tx: Vec<TxBuf>,
+    spare: Vec<PacketVec>,
     stats: ThreadStats,
     max_sleep_us: u64,
     meters: MeterSnapshot,
@@ -233,7 +265,10 @@ impl State {
                 self.polls = polls;
                 self.ports = ports;
                 let ports = &self.ports;
-                self.tx.retain(|port, _| ports.contains_key(port));
+                self.tx.retain(|t| ports.contains_key(&t.port));
+                for t in self.tx.iter_mut() {
+                    t.netdev = ports.get(&t.port).cloned();
+                }
                 let _ = done.send(());
             }
             Cmd::Configure {
@@ -303,12 +338,13 @@ impl PmdThread {
         let mut ctx = Ctx {
             ports: &st.ports,
             tx: &mut st.tx,
+            spare: &mut st.spare,
             txq: self.txq,
             provider: &*self.provider,
             conntrack: self.conntrack.as_deref(),
             meters: &st.meters,
             rng,
-            start: self.start,
+            now_ns: self.start.elapsed().as_nanos() as u64,
             stats: &mut st.stats,
         };
         dp_core::execute::execute_actions(&mut ctx, batch, &actions);
@@ -327,7 +363,8 @@ impl PmdThread {
             fp: FastPath::new(self.fast),
             polls: Vec::new(),
             ports: Arc::new(HashMap::new()),
-            tx: HashMap::new(),
+            tx: Vec::new(),
+            spare: Vec::new(),
             stats: ThreadStats::default(),
             max_sleep_us: self.max_sleep_us,
             meters: self.meters.snapshot(),
@@ -337,8 +374,13 @@ impl PmdThread {
         let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ self.txq as u64;
         let mut sleep_us = 0u64;
         let mut rx = PacketBatch::new();
+        // The clock is read once per iteration and once after each queue
+        // that received packets (OVS reads the TSC once per iteration); the
+        // last reading starts the next iteration. `Instant::now` is a vDSO
+        // call, too dear to make several times per 32-packet batch.
+        let mut now = Instant::now();
         loop {
-            let iter_start = Instant::now();
+            let iter_start = now;
             let mut got = 0usize;
             // One atomic load per iteration; the snapshot is re-read only
             // when the control side changed the meters.
@@ -348,36 +390,47 @@ impl PmdThread {
                 st.meters_gen = g;
             }
             for q in &st.polls {
-                let t0 = Instant::now();
                 match q.netdev.rx_burst(q.qid, &mut rx) {
                     Ok(n) if n > 0 => {
                         got += n;
                         for p in rx.pkts.iter_mut() {
                             p.md.init(q.port_no);
                         }
-                        let batch = std::mem::replace(&mut rx, PacketBatch::new());
+                        let pkts = st
+                            .spare
+                            .pop()
+                            .unwrap_or_else(|| Vec::with_capacity(NETDEV_MAX_BURST));
+                        let batch = std::mem::replace(&mut rx, PacketBatch { pkts });
+                        let t0 = now;
                         let mut ctx = Ctx {
                             ports: &st.ports,
                             tx: &mut st.tx,
+                            spare: &mut st.spare,
                             txq: self.txq,
                             provider: &*self.provider,
                             conntrack: self.conntrack.as_deref(),
                             meters: &st.meters,
                             rng: &mut rng,
-                            start: self.start,
+                            now_ns: t0.saturating_duration_since(self.start).as_nanos() as u64,
                             stats: &mut st.stats,
                         };
-                        let now = ctx.now_ns();
+                        let now_ns = ctx.now_ns;
                         st.fp
-                            .process(batch, now, &mut ctx, &mut Upcaller(&*self.provider));
+                            .process(batch, now_ns, &mut ctx, &mut Upcaller(&*self.provider));
                         ctx.flush_all();
-                        q.busy_ns
-                            .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        now = Instant::now();
+                        q.busy_ns.fetch_add(
+                            now.saturating_duration_since(t0).as_nanos() as u64,
+                            Ordering::Relaxed,
+                        );
                     }
                     _ => rx.pkts.clear(),
                 }
             }
-            let spent = iter_start.elapsed().as_nanos() as u64;
+            if got == 0 {
+                now = Instant::now();
+            }
+            let spent = now.saturating_duration_since(iter_start).as_nanos() as u64;
             if got > 0 {
                 st.stats.busy_ns += spent;
                 sleep_us = 0;
@@ -386,19 +439,23 @@ impl PmdThread {
                 if st.max_sleep_us > 0 {
                     // Back off while idle, as OVS's pmd-maxsleep does.
                     sleep_us = (sleep_us + 1).min(st.max_sleep_us);
-                    let t = Instant::now();
                     std::thread::sleep(Duration::from_micros(sleep_us));
-                    st.stats.idle_ns += t.elapsed().as_nanos() as u64;
+                    let t = Instant::now();
+                    st.stats.idle_ns += t.saturating_duration_since(now).as_nanos() as u64;
+                    now = t;
                 } else {
                     std::hint::spin_loop();
                 }
             }
+            let mut waited = false;
             while let Ok(cmd) = self.cmds.try_recv() {
+                waited = true;
                 if !self.dispatch(&mut st, &mut rng, cmd) {
                     return;
                 }
             }
             if st.polls.is_empty() {
+                waited = true;
                 // Nothing to poll: wait for a request instead of spinning.
                 match self.cmds.recv_timeout(Duration::from_millis(10)) {
                     Ok(cmd) => {
@@ -409,6 +466,10 @@ impl PmdThread {
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 }
+            }
+            if waited {
+                // Requests are neither busy nor idle time.
+                now = Instant::now();
             }
         }
     }
