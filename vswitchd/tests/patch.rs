@@ -10,63 +10,6 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
-
-const TCP_SERVER: &str = r#"
-import socket, sys
-n = int(sys.argv[1])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5201)); s.listen(1); s.settimeout(60)
-c, _ = s.accept(); c.settimeout(60)
-got = 0; bad = -1
-while got < n:
-    d = c.recv(1 << 16)
-    if not d: break
-    for k in range(0, len(d), 4096):
-        chunk = d[k:k+4096]
-        exp = bytes(((got + k + j) * 7 + 3) % 251 for j in range(len(chunk)))
-        if chunk != exp and bad < 0:
-            bad = got + k
-    got += len(d)
-c.sendall(b"OK" if (got == n and bad < 0) else b"BAD")
-print(got, bad)
-"#;
-
-const TCP_CLIENT: &str = r#"
-import socket, sys, time
-n = int(sys.argv[1]); dst = sys.argv[2]
-for i in range(100):
-    try:
-        s = socket.create_connection((dst, 5201), timeout=5); break
-    except OSError:
-        time.sleep(0.2)
-data = bytes(((i * 7) + 3) % 251 for i in range(n))
-s.settimeout(60); s.sendall(data); s.shutdown(socket.SHUT_WR)
-r = s.recv(16)
-print(r.decode())
-"#;
-
-/// Sends `n` bytes from `a` to `b` over TCP; panics unless every byte
-/// arrived intact.
-fn tcp_transfer(a: &Ns, b: &Ns, n: usize) {
-    let n = n.to_string();
-    let server = Command::new("ip")
-        .args(["netns", "exec", &b.ns, "python3", "-c", TCP_SERVER, &n])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = a.exec(&["python3", "-c", TCP_CLIENT, &n, &b.ip]);
-    let out = server.wait_with_output().unwrap();
-    let server_out = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        client.as_deref().map(str::trim),
-        Ok("OK"),
-        "server: {server_out} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(server_out.trim(), format!("{n} -1"));
-}
 
 /// Adds patch interface `name` to `br` with `options:peer=peer` (no
 /// option when `peer` is `None`).
@@ -153,8 +96,8 @@ fn patch_pair_joins_two_bridges() {
     // Ping and TCP across, with the default NORMAL pipelines.
     assert!(a.ping(&b.ip, 20), "ping across the patch pair\n{}", e.log());
     b.exec(&["ping", "-c", "3", "-i", "0.2", &a.ip]).unwrap();
-    tcp_transfer(&a, &b, 4 << 20);
-    tcp_transfer(&b, &a, 1 << 20);
+    tcp_transfer_checked(&a, &b, 4 << 20);
+    tcp_transfer_checked(&b, &a, 1 << 20);
 
     // Each bridge learned the remote MAC on its patch port, the local one
     // on the host's port.
@@ -225,7 +168,7 @@ fn patch_pair_joins_two_bridges() {
     add_patch(&e, &brb, &lonely, Some("rvnonexistent"));
     assert_eq!(e.get("interface", &lonely, "error"), "[]");
     assert!(a.ping(&b.ip, 10), "forwarding stopped\n{}", e.log());
-    tcp_transfer(&a, &b, 1 << 20);
+    tcp_transfer_checked(&a, &b, 1 << 20);
     let log = e.log();
     assert!(!log.contains("|ERR|"), "{log}");
 }

@@ -358,21 +358,7 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
                 None => ctx.xlate_table(start),
             }
         }
-        if ctx.frozen.is_none() {
-            let set = std::mem::take(&mut ctx.action_set);
-            if !set.is_empty() {
-                ctx.exit = false;
-                ctx.note("action set:".to_string());
-                ctx.do_actions(&set);
-            }
-        }
-        if let Some(mut fr) = ctx.frozen.take() {
-            fr.action_set = std::mem::take(&mut ctx.action_set);
-            fr.meta = ctx.key.meta;
-            let id = env.recirc.lock().id_for(fr);
-            ctx.odp.push(OdpAction::Recirc(id));
-            ctx.note(format!("    recirc(0x{id:x})"));
-        }
+        ctx.finish_pipeline();
     } else {
         ctx.note("no such port or recirculation id: drop".to_string());
     }
@@ -416,6 +402,28 @@ fn be(b: &[u8]) -> u128 {
 }
 
 impl Ctx<'_, '_> {
+    /// Ends a walk through the tables (OpenFlow 1.5 section 5.10): runs
+    /// the action set unless the translation froze for recirculation, and
+    /// turns a freeze into a `recirc(id)` whose id resumes it (action set
+    /// and metadata included).
+    pub(crate) fn finish_pipeline(&mut self) {
+        if self.frozen.is_none() {
+            let set = std::mem::take(&mut self.action_set);
+            if !set.is_empty() {
+                self.exit = false;
+                self.note("action set:".to_string());
+                self.do_actions(&set);
+            }
+        }
+        if let Some(mut fr) = self.frozen.take() {
+            fr.action_set = std::mem::take(&mut self.action_set);
+            fr.meta = self.key.meta;
+            let id = self.env.recirc.lock().id_for(fr);
+            self.odp.push(OdpAction::Recirc(id));
+            self.note(format!("    recirc(0x{id:x})"));
+        }
+    }
+
     fn note(&mut self, s: String) {
         if self.env.trace {
             let pad = "    ".repeat(self.depth as usize);

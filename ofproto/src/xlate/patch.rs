@@ -250,21 +250,7 @@ impl Ctx<'_, '_> {
                 learned: Vec::new(),
             };
             sub.xlate_table(0);
-            if sub.frozen.is_none() {
-                let set = std::mem::take(&mut sub.action_set);
-                if !set.is_empty() {
-                    sub.exit = false;
-                    sub.note("action set:".to_string());
-                    sub.do_actions(&set);
-                }
-            }
-            if let Some(mut fr) = sub.frozen.take() {
-                fr.action_set = std::mem::take(&mut sub.action_set);
-                fr.meta = sub.key.meta;
-                let id = env.recirc.lock().id_for(fr);
-                sub.odp.push(OdpAction::Recirc(id));
-                sub.note(format!("    recirc(0x{id:x})"));
-            }
+            sub.finish_pipeline();
             wc = std::mem::take(&mut sub.wc);
             sub_out = std::mem::take(&mut sub.odp);
             sub_trace.append(&mut sub.trace);
