@@ -140,11 +140,9 @@ pub struct ControllerCfg {
 impl ControllerCfg {
     /// From the row's columns, applying OVS's defaults (8 s, 5 s).
     pub fn from_row(c: &ovsdb::vswitch::Controller) -> ControllerCfg {
-        let max_backoff = c
-            .max_backoff
-            .map_or(DEFAULT_MAX_BACKOFF, |ms| {
-                Duration::from_millis(ms.max(1000) as u64)
-            });
+        let max_backoff = c.max_backoff.map_or(DEFAULT_MAX_BACKOFF, |ms| {
+            Duration::from_millis(ms.max(1000) as u64)
+        });
         let probe = match c.inactivity_probe {
             None => Some(DEFAULT_PROBE),
             Some(ms) if ms <= 0 => None,
@@ -296,7 +294,9 @@ impl RconnState {
         if i.connected && i.admitted {
             return Duration::ZERO;
         }
-        let since = i.last_admitted.map_or(self.created, |a| a.max(self.created));
+        let since = i
+            .last_admitted
+            .map_or(self.created, |a| a.max(self.created));
         now.saturating_duration_since(since)
     }
 }
@@ -608,12 +608,8 @@ impl ConnMgr {
                                 format!("{name}: added primary controller \"{t}\""),
                             );
                         }
-                        let a = Active::start(
-                            self.br.clone(),
-                            self.shared.clone(),
-                            c.clone(),
-                            target,
-                        );
+                        let a =
+                            Active::start(self.br.clone(), self.shared.clone(), c.clone(), target);
                         self.controllers.insert(t, a);
                     }
                 }

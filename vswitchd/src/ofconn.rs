@@ -72,7 +72,7 @@ pub const VERSIONS: &[u8] = &[1, 2, 3, 4, 5, 6];
 /// Number of tables reported (OVS reports 254; table 254 is hidden).
 pub const N_TABLES_REPORTED: u8 = 254;
 
-/// The wire versions allowed by `Bridge.protocols` (`OpenFlow10` .. 
+/// The wire versions allowed by `Bridge.protocols` (`OpenFlow10` ..
 /// `OpenFlow15`, ovs-vswitchd.conf.db(5)); unknown names are ignored, and
 /// an empty (or all-unknown) list allows every version OVS allows.
 pub fn allowed_versions(protocols: &[String]) -> Vec<u8> {
