@@ -465,7 +465,8 @@ impl OpenFlowBridge {
 
     /// `bridge/dump-flows` text (OVS `ofproto_unixctl_dump_flows`: one line
     /// per rule, `duration=..., n_packets=..., n_bytes=..., priority=...,
-    /// MATCH,actions=...`).
+    /// MATCH,actions=...`), starting with the hidden fail-open flow while
+    /// in fail-open mode (OVS shows hidden flows here, not over OpenFlow).
     pub fn dump_flows(&self) -> String {
         let now = self.now_ns();
         let t = self.pipe.tables.read();
