@@ -387,6 +387,9 @@ impl Datum {
     /// notification") to this value in place:
     /// * scalar columns (min = max = 1, no value type): the diff is the new
     ///   value;
+    /// * optional columns (max = 1): symmetric difference, except that an
+    ///   empty diff clears the value (how ovsdb-server reports a cleared
+    ///   optional column);
     /// * sets: symmetric difference (an atom in the diff is removed if present,
     ///   added if absent);
     /// * maps: a key present with the same value is removed, present with a
@@ -397,6 +400,14 @@ impl Datum {
     pub fn apply_diff(&mut self, diff: &Datum, ty: &ColumnType) -> Result<(), Error> {
         if ty.is_scalar() {
             *self = diff.clone();
+            return Ok(());
+        }
+        // A changed optional value (a set of at most one element, e.g.
+        // `Bridge.fail_mode`) that was cleared arrives from ovsdb-server 3.1
+        // as the empty set, its new value; an empty diff cannot mean "no
+        // change" (unchanged columns are not sent).
+        if ty.value.is_none() && ty.max == Some(1) && diff.atoms().next().is_none() {
+            *self = Datum::empty_set();
             return Ok(());
         }
         match (self, diff) {

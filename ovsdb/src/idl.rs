@@ -78,10 +78,11 @@ impl IdlConfig {
         }
     }
 
-    /// The four vswitch tables the daemon reads (all columns).
+    /// The vswitch tables the daemon reads (all columns): `Open_vSwitch`,
+    /// `Bridge`, `Port`, `Interface`, `Controller`.
     pub fn vswitch() -> IdlConfig {
         let mut c = IdlConfig::new("Open_vSwitch");
-        c.tables = ["Open_vSwitch", "Bridge", "Port", "Interface"]
+        c.tables = ["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"]
             .iter()
             .map(|t| TableSelect::all(t))
             .collect();

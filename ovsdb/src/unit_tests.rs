@@ -252,6 +252,10 @@ fn update2_diff_semantics() {
     assert_eq!(d, Datum::scalar("b"));
     d.apply_diff(&Datum::scalar("b"), &opt).unwrap();
     assert_eq!(d, Datum::empty_set());
+    // ... and an empty diff clears it (ovsdb-server 3.1 on `del-fail-mode`).
+    let mut d = Datum::scalar("secure");
+    d.apply_diff(&Datum::empty_set(), &opt).unwrap();
+    assert_eq!(d, Datum::empty_set());
     // Set: symmetric difference.
     let set = ty(json!({"key": "integer", "min": 0, "max": "unlimited"}));
     let mut d = Datum::set([1i64, 2, 3]);

@@ -67,6 +67,25 @@ pub struct Bridge {
     pub protocols: Vec<String>,
 }
 
+/// A `Controller` row (ovs-vswitchd.conf.db(5), "Controller TABLE"):
+/// the configuration columns the connection manager reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Controller {
+    /// Row uuid.
+    pub uuid: Uuid,
+    /// `target`: active `tcp:IP[:PORT]`, `unix:PATH`, or passive
+    /// `ptcp:[PORT][:IP]`, `punix:PATH`.
+    pub target: String,
+    /// `max_backoff` in ms (at least 1000), if set; the default is 8000.
+    pub max_backoff: Option<i64>,
+    /// `inactivity_probe` in ms (0 disables), if set; the default is 5000.
+    pub inactivity_probe: Option<i64>,
+    /// `connection_mode` (`"in-band"`, `"out-of-band"`), if set.
+    pub connection_mode: Option<String>,
+    /// `other_config`.
+    pub other_config: BTreeMap<String, String>,
+}
+
 /// A `Port` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
@@ -156,6 +175,23 @@ impl Replica {
             mtu_request: opt_int(row, "mtu_request"),
             other_config: smap(row, "other_config"),
         }
+    }
+
+    fn controller_from(uuid: &Uuid, row: &Row) -> Controller {
+        Controller {
+            uuid: *uuid,
+            target: string(row, "target"),
+            max_backoff: opt_int(row, "max_backoff"),
+            inactivity_probe: opt_int(row, "inactivity_probe"),
+            connection_mode: opt_string(row, "connection_mode"),
+            other_config: smap(row, "other_config"),
+        }
+    }
+
+    /// One `Controller` row.
+    pub fn controller(&self, uuid: &Uuid) -> Option<Controller> {
+        self.row("Controller", uuid)
+            .map(|r| Self::controller_from(uuid, r))
     }
 
     /// All `Bridge` rows (uuid order).
@@ -358,6 +394,28 @@ impl StatusTxn {
         status: &BTreeMap<String, String>,
     ) -> &mut Self {
         self.set("Interface", iface, "status", Datum::from(status))
+    }
+
+    /// The status columns of a `Controller` row, as OVS `bridge.c`
+    /// `refresh_controller_status()` writes them: `is_connected`, `role`
+    /// (`"other"`, `"master"`, `"slave"`; `None` clears it) and `status`
+    /// (`state` = `VOID`/`BACKOFF`/`CONNECTING`/`ACTIVE`/`IDLE`,
+    /// `last_error`, `sec_since_connect`, `sec_since_disconnect`).
+    pub fn controller_status(
+        &mut self,
+        controller: Uuid,
+        is_connected: bool,
+        role: Option<&str>,
+        status: &BTreeMap<String, String>,
+    ) -> &mut Self {
+        self.set(
+            "Controller",
+            controller,
+            "is_connected",
+            Datum::from(is_connected),
+        )
+        .set("Controller", controller, "role", Datum::optional(role))
+        .set("Controller", controller, "status", Datum::from(status))
     }
 
     /// Whether nothing was set.

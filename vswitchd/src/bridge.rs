@@ -78,8 +78,8 @@ pub struct BridgeState {
     pub normal: Arc<dyn BridgeNormal>,
     /// The bridge's OpenFlow switch.
     pub openflow: Arc<OpenFlowBridge>,
-    /// Its `<bridge>.mgmt` listener.
-    pub mgmt: Option<crate::ofconn::Listener>,
+    /// Its OpenFlow connections: `<bridge>.mgmt`, controllers, fail-open.
+    pub connmgr: crate::connmgr::ConnMgr,
     /// Interfaces by name.
     pub ifaces: BTreeMap<String, IfaceState>,
     /// `Port` settings by port name.
@@ -160,7 +160,12 @@ pub struct Switch {
     pub ct: crate::ct::CtState,
     /// DPDK initialisation state (`other_config:dpdk-init`).
     pub dpdk: crate::dpdk::DpdkState,
+    /// `Controller` status last written: row to (is_connected, role, status).
+    ctl_written: HashMap<Uuid, ControllerStatus>,
 }
+
+/// `Controller.is_connected`, `role` and `status` of one row.
+type ControllerStatus = (bool, Option<String>, BTreeMap<String, String>);
 
 fn parse_num<T: std::str::FromStr>(
     oc: &BTreeMap<String, String>,
@@ -214,6 +219,7 @@ impl Switch {
             reval: RevalidatorState::default(),
             ct,
             dpdk: Default::default(),
+            ctl_written: HashMap::new(),
         }
     }
 
@@ -348,29 +354,21 @@ impl Switch {
         for (name, b) in &netdev_bridges {
             if !self.bridges.contains_key(name) {
                 vlog::info("bridge", format!("bridge {name}: added"));
-                let of = Arc::new(OpenFlowBridge::new(name));
+                let of = Arc::new(OpenFlowBridge::empty(name));
                 let ex = self.dp.executor();
                 of.set_meters(self.dp.meters());
                 of.set_executor(Arc::new(move |pkt, in_port, acts| {
                     ex.execute(pkt, in_port, acts).map_err(|e| e.to_string())
                 }));
-                let mgmt = match crate::ofconn::Listener::start(of.clone()) {
-                    Ok(l) => Some(l),
-                    Err(e) => {
-                        vlog::warn(
-                            "connmgr",
-                            format!("{name}: cannot listen on mgmt socket ({e})"),
-                        );
-                        None
-                    }
-                };
+                let (ctrls, secure, versions) = remotes(b, replica);
+                let connmgr = crate::connmgr::ConnMgr::new(of.clone(), &ctrls, secure, versions);
                 self.bridges.insert(
                     name.clone(),
                     BridgeState {
                         uuid: b.uuid,
                         normal: of.clone(),
                         openflow: of,
-                        mgmt,
+                        connmgr,
                         ifaces: BTreeMap::new(),
                         port_cfg: BTreeMap::new(),
                         datapath_id: String::new(),
@@ -389,6 +387,8 @@ impl Switch {
             if let Some(st) = self.bridges.get_mut(name) {
                 st.uuid = b.uuid;
                 st.normal.set_mac_config(aging.max(1), size.max(1));
+                let (ctrls, secure, versions) = remotes(b, replica);
+                st.connmgr.configure(&ctrls, secure, versions);
             }
             self.reconfigure_ports(name, b, replica, &mut txn);
         }
@@ -798,6 +798,52 @@ impl Switch {
         }
     }
 
+    /// Runs every bridge's connection manager (fail-open), then writes into
+    /// `txn` the status of every `Controller` row of a netdev bridge whose
+    /// `is_connected`, `role` or `status` changed since it was last written
+    /// (OVS `refresh_controller_status()`); with `all`, also rows whose only
+    /// change is the `sec_since_*` counters.
+    pub fn controller_status(&mut self, replica: &Replica, txn: &mut StatusTxn, all: bool) {
+        let strip = |m: &BTreeMap<String, String>| {
+            let mut m = m.clone();
+            m.retain(|k, _| !k.starts_with("sec_since_"));
+            m
+        };
+        let mut seen = BTreeSet::new();
+        for (name, bs) in &self.bridges {
+            bs.connmgr.run();
+            let Some(b) = replica.bridge_by_name(name) else {
+                continue;
+            };
+            for u in &b.controller {
+                let Some(c) = replica.controller(u) else {
+                    continue;
+                };
+                seen.insert(*u);
+                let now = match bs.connmgr.controller_info(&c.target) {
+                    Some(i) => (i.is_connected, Some(i.role.to_string()), i.status),
+                    None => (false, None, BTreeMap::new()),
+                };
+                let changed = match self.ctl_written.get(u) {
+                    None => true,
+                    Some(w) if all => *w != now,
+                    Some(w) => w.0 != now.0 || w.1 != now.1 || strip(&w.2) != strip(&now.2),
+                };
+                if changed {
+                    txn.controller_status(*u, now.0, now.1.as_deref(), &now.2);
+                    self.ctl_written.insert(*u, now);
+                }
+            }
+        }
+        self.ctl_written.retain(|u, _| seen.contains(u));
+    }
+
+    /// Forgets which controller status was written (after a failed
+    /// transaction or a database reconnect), so that it is written again.
+    pub fn controller_status_lost(&mut self) {
+        self.ctl_written.clear();
+    }
+
     /// The bridge owning datapath port `odp`, and that interface.
     pub fn iface_by_odp(&self, odp: u32) -> Option<(&str, &str, &IfaceState)> {
         self.bridges.iter().find_map(|(bn, b)| {
@@ -889,6 +935,23 @@ impl Default for Switch {
     fn default() -> Self {
         Switch::new()
     }
+}
+
+/// A bridge's OpenFlow remotes as OVS `bridge_configure_remotes()` reads
+/// them: its `Controller` rows, whether `fail_mode` is `secure`, and the
+/// versions `protocols` allows.
+fn remotes(
+    b: &ovsdb::vswitch::Bridge,
+    replica: &Replica,
+) -> (Vec<crate::connmgr::ControllerCfg>, bool, Vec<u8>) {
+    let ctrls = b
+        .controller
+        .iter()
+        .filter_map(|u| replica.controller(u))
+        .map(|c| crate::connmgr::ControllerCfg::from_row(&c))
+        .collect();
+    let secure = b.fail_mode.as_deref() == Some("secure");
+    (ctrls, secure, crate::ofconn::allowed_versions(&b.protocols))
 }
 
 /// The forwarding view of interface `name` of port `port_name` on `bs`.

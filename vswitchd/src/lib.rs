@@ -10,8 +10,12 @@
 //!
 //! * **main (control)**: owns the [`ovsdb::IdlDriver`]; on every change of
 //!   the replica it reconfigures the [`bridge::Switch`] and writes status
-//!   back (`cur_cfg`, `ofport`, `error`, ...); every 5 s it writes
-//!   interface statistics.
+//!   back (`cur_cfg`, `ofport`, `error`, ...); every 100 ms it runs the
+//!   connection managers (fail-open) and writes `Controller` status that
+//!   changed; every 5 s it writes interface statistics.
+//! * **OpenFlow** ([`connmgr`], [`ofconn`]): per bridge, listener threads
+//!   (`<bridge>.mgmt`, `ptcp:`/`punix:` controllers), one reconnecting
+//!   thread per active controller, one thread per connection.
 //! * **revalidator**: ages MAC tables and deletes megaflows that are idle
 //!   longer than `max-idle` or whose translation changed.
 //! * **unixctl**: one thread per `ovs-appctl` connection.
@@ -27,6 +31,7 @@
 pub mod appctl;
 pub mod bridge;
 pub mod cli;
+pub mod connmgr;
 pub mod ct;
 pub mod daemon;
 pub mod dpdk;
@@ -165,6 +170,7 @@ fn run(opts: &cli::Options, ready: &mut Option<daemon::Readiness>) -> Result<(),
         while let Some(ev) = driver.poll_event() {
             if let IdlEvent::Disconnected = ev {
                 applied = None;
+                switch.lock().controller_status_lost();
             }
         }
         if driver.is_connected() != connected {
@@ -216,7 +222,21 @@ fn run(opts: &cli::Options, ready: &mut Option<daemon::Readiness>) -> Result<(),
                 }
             }
         }
-        if last_stats.elapsed() >= bridge::STATS_INTERVAL {
+        let stats_due = last_stats.elapsed() >= bridge::STATS_INTERVAL;
+        {
+            // Controllers: fail-open, and status when it changes.
+            let mut t = ovsdb::vswitch::StatusTxn::new();
+            switch
+                .lock()
+                .controller_status(driver.idl().replica(), &mut t, stats_due);
+            if !t.is_empty() {
+                if let Err(e) = driver.transact(&t.build(), Duration::from_secs(5)) {
+                    vlog::dbg("bridge", format!("controller status update failed ({e})"));
+                    switch.lock().controller_status_lost();
+                }
+            }
+        }
+        if stats_due {
             last_stats = Instant::now();
             let mut t = ovsdb::vswitch::StatusTxn::new();
             {

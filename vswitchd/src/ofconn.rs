@@ -1,9 +1,12 @@
-//! The OpenFlow connection manager of a bridge: the passive management
-//! socket `$OVS_RUNDIR/<bridge>.mgmt` that `ovs-ofctl` talks to by default
-//! (OVS `ofproto/connmgr.c`), one thread per connection.
+//! One OpenFlow connection of a bridge (OVS `ofproto/connmgr.c` `struct
+//! ofconn`), over any byte stream ([`OfStream`]: unix or TCP), served by one
+//! thread; [`crate::connmgr`] decides which connections exist (the
+//! `<bridge>.mgmt` socket, `Bridge.controller` targets).
 //!
-//! Each connection negotiates a version (OpenFlow 1.0-1.5, OpenFlow 1.5.1
-//! section 7.5.1), then serves: ECHO, FEATURES, GET/SET_CONFIG, BARRIER,
+//! Each connection sends HELLO first, negotiates a version among those the
+//! bridge allows (`Bridge.protocols`, OpenFlow 1.5.1 section 7.5.1; no
+//! common version: OFPET_HELLO_FAILED / OFPHFC_INCOMPATIBLE and close), then
+//! serves: ECHO, FEATURES, GET/SET_CONFIG, BARRIER,
 //! ROLE (standard and Nicira), FLOW_MOD (standard and NXT_FLOW_MOD, with
 //! NXT_FLOW_MOD_TABLE_ID), NXT_SET_FLOW_FORMAT / SET_PACKET_IN_FORMAT /
 //! SET_CONTROLLER_ID, multipart DESC / FLOW / AGGREGATE / TABLE /
@@ -17,9 +20,22 @@
 //! Asynchronous messages (OpenFlow 1.5.1 section 7.4): every connection
 //! subscribes to its bridge ([`crate::openflow::AsyncSink`]) and receives
 //! PACKET_IN (standard, or NXT_PACKET_IN2 after NXT_SET_PACKET_IN_FORMAT),
-//! FLOW_REMOVED (OpenFlow 1.1+ connections) and PORT_STATUS once it set a
-//! nonzero miss_send_len, as OVS does for service connections
-//! (`ovs-ofctl monitor BRIDGE 65534`).
+//! FLOW_REMOVED (OpenFlow 1.1+ connections) and PORT_STATUS. A primary
+//! (controller) connection starts with miss_send_len 128; a service
+//! connection gets them only once it set a nonzero miss_send_len, as OVS
+//! does (`ovs-ofctl monitor BRIDGE 65534`).
+//!
+//! Roles (OpenFlow 1.3.5 section 6.3.6, NXT_ROLE_REQUEST): every connection
+//! starts as `equal` ("other"); a new master demotes the bridge's other
+//! masters to slaves; master/slave requests carry a generation_id that must
+//! not be older than the last one seen (else OFPET_ROLE_REQUEST_FAILED /
+//! OFPRRFC_STALE). A slave gets only PORT_STATUS (the default asynchronous
+//! configuration of OpenFlow 1.3.5 section 7.3.10) and is refused
+//! state-changing messages with OFPBRC_IS_SLAVE.
+//!
+//! Keepalive (OVS `rconn`): when a connection has a probe interval and
+//! nothing arrived for that long, it sends ECHO_REQUEST; still silent one
+//! interval later, it is dropped.
 
 use crate::openflow::{AsyncEvent, AsyncSink, OfPort, OpenFlowBridge};
 use crate::vlog;
@@ -43,66 +59,222 @@ use ofproto::table::{FlowModError, FlowModSpec};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
-/// OpenFlow versions served (1.0 to 1.5).
+/// OpenFlow versions served by default (1.0 to 1.5; OVS's default when
+/// `Bridge.protocols` is empty).
 pub const VERSIONS: &[u8] = &[1, 2, 3, 4, 5, 6];
 
 /// Number of tables reported (OVS reports 254; table 254 is hidden).
 pub const N_TABLES_REPORTED: u8 = 254;
 
-/// The listener of one bridge; dropping it stops accepting and removes the
-/// socket file (open connections end when their peer closes).
-pub struct Listener {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
+/// The wire versions allowed by `Bridge.protocols` (`OpenFlow10` ..
+/// `OpenFlow15`, ovs-vswitchd.conf.db(5)); unknown names are ignored, and
+/// an empty (or all-unknown) list allows every version OVS allows.
+pub fn allowed_versions(protocols: &[String]) -> Vec<u8> {
+    let mut v: Vec<u8> = protocols
+        .iter()
+        .filter_map(|p| match p.as_str() {
+            "OpenFlow10" => Some(1),
+            "OpenFlow11" => Some(2),
+            "OpenFlow12" => Some(3),
+            "OpenFlow13" => Some(4),
+            "OpenFlow14" => Some(5),
+            "OpenFlow15" => Some(6),
+            _ => None,
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    if v.is_empty() {
+        VERSIONS.to_vec()
+    } else {
+        v
+    }
 }
 
-impl Listener {
-    /// Binds `$OVS_RUNDIR/<bridge>.mgmt` and starts accepting.
-    pub fn start(bridge: Arc<OpenFlowBridge>) -> std::io::Result<Listener> {
-        let path = crate::cli::rundir().join(format!("{}.mgmt", bridge.name()));
-        let _ = std::fs::remove_file(&path);
-        let l = UnixListener::bind(&path)?;
-        l.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let st = stop.clone();
-        std::thread::Builder::new()
-            .name(format!("ofconn-{}", bridge.name()))
-            .spawn(move || {
-                while !st.load(Ordering::SeqCst) {
-                    match l.accept() {
-                        Ok((s, _)) => {
-                            let b = bridge.clone();
-                            let _ = std::thread::Builder::new().name("ofconn".into()).spawn(
-                                move || {
-                                    let _ = s.set_nonblocking(false);
-                                    if let Some(c) = Conn::new(b, s) {
-                                        c.run();
-                                    }
-                                },
-                            );
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
-                    }
+/// A byte stream to an OpenFlow peer: a unix-domain or TCP socket.
+pub enum OfStream {
+    /// `unix:` / `punix:` (and the `.mgmt` socket).
+    Unix(UnixStream),
+    /// `tcp:` / `ptcp:`.
+    Tcp(TcpStream),
+}
+
+impl OfStream {
+    /// A second handle to the same socket (for the writing side).
+    pub fn try_clone(&self) -> std::io::Result<OfStream> {
+        Ok(match self {
+            OfStream::Unix(s) => OfStream::Unix(s.try_clone()?),
+            OfStream::Tcp(s) => OfStream::Tcp(s.try_clone()?),
+        })
+    }
+
+    /// Read timeout (`None`: block).
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            OfStream::Unix(s) => s.set_read_timeout(t),
+            OfStream::Tcp(s) => s.set_read_timeout(t),
+        }
+    }
+
+    /// Blocking mode (accepted sockets inherit the listener's non-blocking
+    /// mode on some platforms).
+    pub fn set_nonblocking(&self, nb: bool) -> std::io::Result<()> {
+        match self {
+            OfStream::Unix(s) => s.set_nonblocking(nb),
+            OfStream::Tcp(s) => s.set_nonblocking(nb),
+        }
+    }
+
+    /// Shuts both directions down, which ends the connection's thread.
+    pub fn shutdown(&self) {
+        let _ = match self {
+            OfStream::Unix(s) => s.shutdown(Shutdown::Both),
+            OfStream::Tcp(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+}
+
+impl Read for OfStream {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            OfStream::Unix(s) => s.read(b),
+            OfStream::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for OfStream {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            OfStream::Unix(s) => s.write(b),
+            OfStream::Tcp(s) => s.write(b),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            OfStream::Unix(s) => s.flush(),
+            OfStream::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// OFPCR_ROLE_NOCHANGE (OpenFlow 1.3.5 section 7.3.9).
+pub const ROLE_NOCHANGE: u32 = 0;
+/// OFPCR_ROLE_EQUAL ("other" in `Controller.role`).
+pub const ROLE_EQUAL: u32 = 1;
+/// OFPCR_ROLE_MASTER.
+pub const ROLE_MASTER: u32 = 2;
+/// OFPCR_ROLE_SLAVE.
+pub const ROLE_SLAVE: u32 = 3;
+
+/// The `Controller.role` text of an OFPCR_ROLE_* value (OVS
+/// `ofp12_controller_role_to_str()`).
+pub fn role_name(role: u32) -> Option<&'static str> {
+    match role {
+        ROLE_EQUAL => Some("other"),
+        ROLE_MASTER => Some("master"),
+        ROLE_SLAVE => Some("slave"),
+        _ => None,
+    }
+}
+
+/// Whether a connection is to a controller (`Bridge.controller` with an
+/// active target: async messages by default) or a service connection
+/// (`.mgmt`, `ptcp:`/`punix:` targets: async messages only after
+/// OFPT_SET_CONFIG with a nonzero miss_send_len), OVS `enum ofconn_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    /// OFCONN_PRIMARY.
+    Primary,
+    /// OFCONN_SERVICE.
+    Service,
+}
+
+/// State shared by all connections of one bridge: the versions it allows,
+/// the master election id (generation_id) and the live connections, for
+/// role changes (OVS `struct connmgr` fields).
+#[derive(Default)]
+pub struct ConnShared {
+    /// Wire versions allowed ([`allowed_versions`]); read at each HELLO.
+    pub versions: parking_lot::RwLock<Vec<u8>>,
+    election_id: Mutex<Option<u64>>,
+    conns: Mutex<Vec<Weak<Sink>>>,
+}
+
+impl ConnShared {
+    /// Shared state allowing `versions`.
+    pub fn new(versions: Vec<u8>) -> ConnShared {
+        ConnShared {
+            versions: parking_lot::RwLock::new(versions),
+            ..ConnShared::default()
+        }
+    }
+
+    fn register(&self, s: &Arc<Sink>) {
+        let mut v = self.conns.lock();
+        v.retain(|w| w.strong_count() > 0);
+        v.push(Arc::downgrade(s));
+    }
+
+    /// Records a master/slave request's generation_id; false if it is
+    /// stale, i.e. `(id - current) as i64 < 0` (OpenFlow 1.3.5 section
+    /// 6.3.6, OVS `ofconn_set_master_election_id()`).
+    fn set_election_id(&self, id: u64) -> bool {
+        let mut cur = self.election_id.lock();
+        if let Some(c) = *cur {
+            if (id.wrapping_sub(c) as i64) < 0 {
+                return false;
+            }
+        }
+        *cur = Some(id);
+        true
+    }
+
+    /// Gives `me` `role`; a new master demotes the other masters to slaves.
+    fn set_role(&self, me: &Arc<Sink>, role: u32) {
+        if role == ROLE_MASTER {
+            for s in self.conns.lock().iter().filter_map(Weak::upgrade) {
+                if !Arc::ptr_eq(&s, me) {
+                    let _ = s.role.compare_exchange(
+                        ROLE_MASTER,
+                        ROLE_SLAVE,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
                 }
-            })?;
-        Ok(Listener { path, stop })
+            }
+        }
+        me.role.store(role, Ordering::SeqCst);
     }
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// Connection-level observations a controller's reconnect loop reports in
+/// `Controller.status` (see [`crate::connmgr`]).
+pub trait ConnObserver: Send + Sync {
+    /// The connection received an "admitted" message: anything but HELLO,
+    /// ERROR, ECHO, FEATURES and (GET_/SET_)CONFIG (OVS `rconn`
+    /// `is_admitted_msg()`).
+    fn admitted(&self);
+    /// An inactivity probe is outstanding (`true`: rconn state IDLE) or was
+    /// answered (`false`: ACTIVE).
+    fn idle(&self, idle: bool);
+}
+
+/// How one connection behaves.
+pub struct ConnOpts {
+    /// Primary or service.
+    pub kind: ConnKind,
+    /// Inactivity probe interval (`None`: no keepalive).
+    pub probe: Option<Duration>,
+    /// Who is told about admission and probes.
+    pub observer: Option<Arc<dyn ConnObserver>>,
 }
 
 /// What a connection asked for in asynchronous messages.
@@ -119,15 +291,22 @@ struct AsyncCfg {
 }
 
 /// The sending side of a connection, shared with the bridge for
-/// asynchronous messages.
-struct Sink {
-    w: Mutex<UnixStream>,
+/// asynchronous messages and with [`ConnShared`] for roles.
+pub struct Sink {
+    w: Mutex<OfStream>,
     cfg: Mutex<AsyncCfg>,
+    /// OFPCR_ROLE_* of the connection.
+    role: AtomicU32,
 }
 
 impl Sink {
     fn write(&self, b: &[u8]) -> bool {
         self.w.lock().write_all(b).is_ok()
+    }
+
+    /// The connection's OFPCR_ROLE_* role.
+    pub fn role(&self) -> u32 {
+        self.role.load(Ordering::SeqCst)
     }
 }
 
@@ -135,6 +314,10 @@ impl AsyncSink for Sink {
     fn deliver(&self, ev: &AsyncEvent) -> bool {
         let cfg = *self.cfg.lock();
         if cfg.version == 0 || cfg.miss_send_len == 0 {
+            return true;
+        }
+        // A slave's default asynchronous configuration: PORT_STATUS only.
+        if self.role() == ROLE_SLAVE && !matches!(ev, AsyncEvent::PortStatus { .. }) {
             return true;
         }
         let v = cfg.version;
@@ -236,9 +419,12 @@ fn port_desc(p: &OfPort) -> Port {
     }
 }
 
-struct Conn {
+/// One OpenFlow connection; [`Conn::run`] serves it until it closes.
+pub struct Conn {
     br: Arc<OpenFlowBridge>,
-    s: UnixStream,
+    s: OfStream,
+    shared: Arc<ConnShared>,
+    opts: ConnOpts,
     sink: Arc<Sink>,
     /// Keeps the bridge's subscription alive.
     _sub: Arc<dyn AsyncSink>,
@@ -255,25 +441,48 @@ fn ofp_err(code: ErrorCode) -> FlowModError {
 }
 
 impl Conn {
-    fn new(br: Arc<OpenFlowBridge>, s: UnixStream) -> Option<Conn> {
+    /// A connection of bridge `br` over `s`, subscribed to its asynchronous
+    /// messages; `None` if the socket cannot be duplicated.
+    pub fn new(
+        br: Arc<OpenFlowBridge>,
+        shared: Arc<ConnShared>,
+        s: OfStream,
+        opts: ConnOpts,
+    ) -> Option<Conn> {
+        let _ = s.set_nonblocking(false);
         let sink = Arc::new(Sink {
             w: Mutex::new(s.try_clone().ok()?),
             cfg: Mutex::new(AsyncCfg::default()),
+            role: AtomicU32::new(ROLE_EQUAL),
         });
+        shared.register(&sink);
         let sub: Arc<dyn AsyncSink> = sink.clone();
         br.subscribe(&sub);
+        // OFP_DEFAULT_MISS_SEND_LEN for controllers, 0 for services.
+        let miss_send_len = if opts.kind == ConnKind::Primary {
+            128
+        } else {
+            0
+        };
         Some(Conn {
             br,
             s,
+            shared,
+            opts,
             sink,
             _sub: sub,
             version: 0,
             table_id_ext: false,
-            miss_send_len: 0,
+            miss_send_len,
             flags: 0,
             bundles: HashMap::new(),
             bundle_err: HashMap::new(),
         })
+    }
+
+    /// The connection's sending side (its role, for status reports).
+    pub fn sink(&self) -> Arc<Sink> {
+        self.sink.clone()
     }
 
     fn send(&mut self, xid: u32, m: &Message) -> bool {
@@ -307,18 +516,72 @@ impl Conn {
         )
     }
 
-    fn run(mut self) {
-        let hello = Message::Hello(Hello::with_versions(VERSIONS));
-        if !self.sink.write(&hello.encode(6, 0)) {
+    /// Sends HELLO, then serves the connection until the peer closes it,
+    /// it fails the keepalive, or the socket is shut down.
+    pub fn run(mut self) {
+        let versions = self.shared.versions.read().clone();
+        let top = versions.iter().copied().max().unwrap_or(6);
+        let hello = Message::Hello(Hello::with_versions(&versions));
+        if !self.sink.write(&hello.encode(top, 0)) {
             return;
         }
         let mut dec = Decoder::new();
         let mut buf = vec![0u8; 65536];
+        // Keepalive: poll at a quarter of the probe interval.
+        if let Some(p) = self.opts.probe {
+            let _ = self
+                .s
+                .set_read_timeout(Some((p / 4).max(Duration::from_millis(50))));
+        }
+        let mut last_rx = Instant::now();
+        let mut probe_sent: Option<Instant> = None;
         loop {
             let n = match self.s.read(&mut buf) {
-                Ok(0) | Err(_) => return,
+                Ok(0) => return,
                 Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    let Some(p) = self.opts.probe else { continue };
+                    match probe_sent {
+                        None if last_rx.elapsed() >= p => {
+                            let v = if self.version == 0 { top } else { self.version };
+                            let echo = Message::EchoRequest(Vec::new()).encode(v, 0);
+                            if !self.sink.write(&echo) {
+                                return;
+                            }
+                            probe_sent = Some(Instant::now());
+                            if let Some(o) = &self.opts.observer {
+                                o.idle(true);
+                            }
+                        }
+                        Some(t) if t.elapsed() >= p => {
+                            vlog::info(
+                                "rconn",
+                                format!(
+                                    "{}: no response to inactivity probe after {} seconds, \
+                                     disconnecting",
+                                    self.br.name(),
+                                    p.as_secs_f64()
+                                ),
+                            );
+                            return;
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                Err(_) => return,
             };
+            last_rx = Instant::now();
+            if probe_sent.take().is_some() {
+                if let Some(o) = &self.opts.observer {
+                    o.idle(false);
+                }
+            }
             dec.feed(&buf[..n]);
             loop {
                 let frame = match dec.next_frame() {
@@ -344,6 +607,22 @@ impl Conn {
                         continue;
                     }
                 };
+                if let Some(o) = &self.opts.observer {
+                    if !matches!(
+                        m,
+                        Message::Hello(_)
+                            | Message::Error(_)
+                            | Message::EchoRequest(_)
+                            | Message::EchoReply(_)
+                            | Message::FeaturesRequest
+                            | Message::FeaturesReply(_)
+                            | Message::GetConfigRequest
+                            | Message::GetConfigReply(_)
+                            | Message::SetConfig(_)
+                    ) {
+                        o.admitted();
+                    }
+                }
                 if !self.handle(&h, m, &frame) {
                     return;
                 }
@@ -354,14 +633,29 @@ impl Conn {
     /// Handles one message; false closes the connection.
     fn handle(&mut self, h: &Header, m: Message, frame: &[u8]) -> bool {
         if self.version == 0 {
+            let versions = self.shared.versions.read().clone();
             return match m {
-                Message::Hello(hl) => match negotiate(VERSIONS, h.version, &hl) {
+                Message::Hello(hl) => match negotiate(&versions, h.version, &hl) {
                     Ok(v) => {
                         self.version = v;
                         self.sync_async();
                         true
                     }
                     Err(e) => {
+                        vlog::info(
+                            "vconn",
+                            format!(
+                                "{}: version negotiation failed (we support versions {}, \
+                                 peer supports version 0x{:02x})",
+                                self.br.name(),
+                                versions
+                                    .iter()
+                                    .map(|v| format!("0x{v:02x}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                h.version
+                            ),
+                        );
                         self.error(h, frame, &FlowModError::Codec(e));
                         false
                     }
@@ -370,6 +664,21 @@ impl Conn {
             };
         }
         let v = self.version;
+        if self.sink.role() == ROLE_SLAVE
+            && matches!(
+                m,
+                Message::FlowMod(_)
+                    | Message::Nx(NxMsg::FlowMod(_))
+                    | Message::GroupMod(_)
+                    | Message::MeterMod(_)
+                    | Message::PacketOut(_)
+                    | Message::PortMod(_)
+                    | Message::TableMod { .. }
+                    | Message::BundleAdd(_)
+            )
+        {
+            return self.is_slave_error(h, frame);
+        }
         match m {
             Message::Hello(_) => true,
             Message::EchoRequest(d) => self.send(h.xid, &Message::EchoReply(d)),
@@ -400,7 +709,7 @@ impl Conn {
                 true
             }
             Message::BarrierRequest => self.send(h.xid, &Message::BarrierReply),
-            Message::RoleRequest(r) => self.send(h.xid, &Message::RoleReply(r)),
+            Message::RoleRequest(r) => self.role_request(h, r, frame),
             Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
                 match FlowModSpec::from_ofp(&fm, v, self.table_id_ext)
                     .and_then(|s| self.br.flow_mod(&s))
@@ -419,7 +728,22 @@ impl Conn {
                     true
                 }
                 NxMsg::SetFlowFormat(_) | NxMsg::SetControllerId(_) => true,
-                NxMsg::RoleRequest(r) => self.send(h.xid, &Message::Nx(NxMsg::RoleReply(r))),
+                NxMsg::RoleRequest(r) => {
+                    // NX_ROLE_OTHER 0, MASTER 1, SLAVE 2 (no generation_id).
+                    let role = match r {
+                        0 => ROLE_EQUAL,
+                        1 => ROLE_MASTER,
+                        2 => ROLE_SLAVE,
+                        _ => return self.send_raw_error(h, frame, 1, 5),
+                    };
+                    self.shared.set_role(&self.sink, role);
+                    let nx = match self.sink.role() {
+                        ROLE_MASTER => 1,
+                        ROLE_SLAVE => 2,
+                        _ => 0,
+                    };
+                    self.send(h.xid, &Message::Nx(NxMsg::RoleReply(nx)))
+                }
                 NxMsg::TlvTableRequest => self.send(
                     h.xid,
                     &Message::Nx(NxMsg::TlvTableReply {
@@ -485,6 +809,52 @@ impl Conn {
             }
             _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestType)),
         }
+    }
+
+    /// OFPT_ROLE_REQUEST (OpenFlow 1.3.5 sections 6.3.6 and 7.3.9, OVS
+    /// `handle_role_request()`): NOCHANGE only reports; MASTER and SLAVE
+    /// check and record the generation_id; the reply carries the role now
+    /// held and the current generation_id (all-ones if none yet).
+    fn role_request(&mut self, h: &Header, r: ofproto::ofp::switch::Role, frame: &[u8]) -> bool {
+        if r.role > ROLE_SLAVE {
+            // OFPET_ROLE_REQUEST_FAILED / OFPRRFC_BAD_ROLE.
+            return self.send_raw_error(h, frame, 11, 2);
+        }
+        if r.role != ROLE_NOCHANGE {
+            if r.role != ROLE_EQUAL && !self.shared.set_election_id(r.generation_id) {
+                // OFPET_ROLE_REQUEST_FAILED / OFPRRFC_STALE.
+                return self.send_raw_error(h, frame, 11, 0);
+            }
+            self.shared.set_role(&self.sink, r.role);
+        }
+        let reply = ofproto::ofp::switch::Role {
+            role: self.sink.role(),
+            generation_id: self.shared.election_id.lock().unwrap_or(u64::MAX),
+        };
+        self.send(h.xid, &Message::RoleReply(reply))
+    }
+
+    /// OFPBRC_IS_SLAVE: OpenFlow 1.2+ (OFPET_BAD_REQUEST, 10); earlier
+    /// versions get OVS's Nicira vendor error (NXET_VENDOR 0xb0c2 wrapping
+    /// type 1 code 514, OVS `lib/ofp-errors.h`).
+    fn is_slave_error(&mut self, h: &Header, frame: &[u8]) -> bool {
+        if self.version >= 3 {
+            return self.send_raw_error(h, frame, 1, 10);
+        }
+        let mut data = Vec::with_capacity(72);
+        data.extend_from_slice(&0x2320u32.to_be_bytes());
+        data.extend_from_slice(&1u16.to_be_bytes());
+        data.extend_from_slice(&514u16.to_be_bytes());
+        data.extend_from_slice(&frame[..frame.len().min(64)]);
+        self.send(
+            h.xid,
+            &Message::Error(ErrorMsg {
+                err_type: 0xb0c2,
+                code: 0,
+                experimenter: None,
+                data,
+            }),
+        )
     }
 
     fn bundle_control(&mut self, h: &Header, b: BundleControl, frame: &[u8]) -> bool {

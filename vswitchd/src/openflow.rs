@@ -4,10 +4,13 @@
 //! serves the `ovs-appctl` commands `ofproto/trace` and `bridge/dump-flows`
 //! (OVS `ofproto/ofproto-dpif-trace.c`, `ofproto/ofproto.c`).
 //!
-//! A new bridge starts with OVS's default flow `priority=0 actions=NORMAL`
-//! (fail_mode standalone, no controller), so it behaves as a MAC-learning
-//! switch until flows are changed with `ovs-ofctl` (served by
-//! [`crate::ofconn`]).
+//! A bridge without controllers in fail_mode standalone starts with OVS's
+//! default flow `priority=0 actions=NORMAL` (added by [`crate::connmgr`]),
+//! so it behaves as a MAC-learning switch until flows are changed with
+//! `ovs-ofctl` (served by [`crate::ofconn`]). In fail-open mode
+//! ([`OpenFlowBridge::set_fail_open`]) it forwards as OVS's hidden flow
+//! `priority=15790320 actions=NORMAL` in table 0 would: every packet goes to
+//! NORMAL, whatever the visible flows say.
 
 use crate::ofproto::{BridgeNormal, BridgePort};
 use dp_core::actions::OdpAction;
@@ -108,7 +111,13 @@ pub struct OpenFlowBridge {
     sinks: Mutex<Vec<std::sync::Weak<dyn AsyncSink>>>,
     /// Peers of the bridge's patch ports, by OpenFlow port.
     patch_peers: Mutex<HashMap<u32, Option<PatchPeer>>>,
+    /// Since when the bridge is in fail-open mode (bridge ns), if it is.
+    fail_open: Mutex<Option<u64>>,
 }
+
+/// Priority of OVS's hidden fail-open flow (`ofproto/fail-open.c`
+/// `FAIL_OPEN_PRIORITY`), above every OpenFlow-visible priority.
+pub const FAIL_OPEN_PRIORITY: u32 = 0xf0f0f0;
 
 /// The datapath configuration of OpenFlow meter `m`.
 pub fn dp_meter_config(m: &Meter) -> pmd::meter::MeterConfig {
@@ -169,7 +178,14 @@ pub fn default_flow() -> FlowModSpec {
 impl OpenFlowBridge {
     /// Bridge `name` with the default NORMAL flow.
     pub fn new(name: &str) -> OpenFlowBridge {
-        let b = OpenFlowBridge {
+        let b = OpenFlowBridge::empty(name);
+        let _ = b.pipe.tables.write().apply(&default_flow(), 0);
+        b
+    }
+
+    /// Bridge `name` with empty flow tables.
+    pub fn empty(name: &str) -> OpenFlowBridge {
+        OpenFlowBridge {
             name: name.to_string(),
             pipe: Pipeline::new(name),
             start: Instant::now(),
@@ -181,9 +197,62 @@ impl OpenFlowBridge {
             meters: RwLock::new(None),
             sinks: Mutex::new(Vec::new()),
             patch_peers: Mutex::new(HashMap::new()),
-        };
-        let _ = b.pipe.tables.write().apply(&default_flow(), 0);
-        b
+            fail_open: Mutex::new(None),
+        }
+    }
+
+    /// Deletes every flow of every table (OVS `ofproto_flush_flows()`; no
+    /// FLOW_REMOVED messages).
+    pub fn flush_flows(&self) {
+        self.pipe.tables.write().remove_where(|_| true);
+    }
+
+    /// Whether the bridge is in fail-open mode.
+    pub fn fail_open(&self) -> bool {
+        self.fail_open.lock().is_some()
+    }
+
+    /// Enters or leaves fail-open mode: while in it, translation sends every
+    /// packet that is not recirculated to NORMAL (OVS's hidden flow
+    /// `priority=15790320 actions=NORMAL`); installed megaflows are
+    /// revalidated.
+    pub fn set_fail_open(&self, on: bool) {
+        let mut f = self.fail_open.lock();
+        if f.is_some() != on {
+            *f = on.then(|| self.now_ns());
+            drop(f);
+            self.port_seq.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Translates `flow` through the tables, or through the fail-open flow
+    /// while in fail-open mode.
+    fn xlate_flow(&self, flow: &Flow, learn: bool, trace: bool) -> XlateOut {
+        let now = self.now_ns();
+        if self.fail_open() && flow.get(fields::RECIRC_ID) == 0 {
+            let odp_in = flow.get(fields::IN_PORT) as u32;
+            let in_of = self.pipe.ports.read().ofport(odp_in);
+            if let Some(in_of) = in_of {
+                let normal = [Action::Output {
+                    port: OFPP_NORMAL,
+                    max_len: 0,
+                }];
+                let mut out = None;
+                self.pipe.with_env_recursive(now, learn, trace, &mut |env| {
+                    out = Some(ofproto::xlate::xlate_packet_out(env, flow, in_of, &normal));
+                });
+                if let Some(mut x) = out {
+                    if trace {
+                        x.trace.insert(
+                            0,
+                            format!("0. priority {FAIL_OPEN_PRIORITY} (fail-open)\n    NORMAL"),
+                        );
+                    }
+                    return x;
+                }
+            }
+        }
+        self.pipe.xlate(flow, now, learn, trace)
     }
 
     /// The bridge name.
@@ -368,7 +437,7 @@ impl OpenFlowBridge {
 
     /// `ofproto/trace` text for datapath flow `flow`.
     pub fn trace(&self, flow: &Flow) -> String {
-        let x = self.pipe.xlate(flow, self.now_ns(), false, true);
+        let x = self.xlate_flow(flow, false, true);
         let mut s = format!(
             "Flow: {}\n\nbridge(\"{}\")\n{}\n",
             dp_core::odp_text::format_match(&dp_core::matches::Match {
@@ -396,11 +465,20 @@ impl OpenFlowBridge {
 
     /// `bridge/dump-flows` text (OVS `ofproto_unixctl_dump_flows`: one line
     /// per rule, `duration=..., n_packets=..., n_bytes=..., priority=...,
-    /// MATCH,actions=...`).
+    /// MATCH,actions=...`), starting with the hidden fail-open flow while
+    /// in fail-open mode (OVS shows hidden flows here, not over OpenFlow).
     pub fn dump_flows(&self) -> String {
         let now = self.now_ns();
         let t = self.pipe.tables.read();
         let mut out = String::new();
+        if let Some(since) = *self.fail_open.lock() {
+            // The hidden fail-open flow: shown here, never over OpenFlow.
+            let secs = now.saturating_sub(since) as f64 / 1e9;
+            out.push_str(&format!(
+                "duration={secs:.3}s, n_packets=0, n_bytes=0, \
+                 priority={FAIL_OPEN_PRIORITY},actions=NORMAL\n"
+            ));
+        }
         for r in t.select(
             0xff,
             &XKey::default(),
@@ -519,7 +597,7 @@ impl OpenFlowBridge {
 
 impl BridgeNormal for OpenFlowBridge {
     fn upcall(&self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
-        let x = self.pipe.xlate(flow, self.now_ns(), true, false);
+        let x = self.xlate_flow(flow, true, false);
         self.credit(&x, 1, pkt.len() as u64);
         Ok(Upcall {
             actions: x.actions,
@@ -529,7 +607,7 @@ impl BridgeNormal for OpenFlowBridge {
     }
 
     fn revalidate(&self, key: &Flow) -> Option<Vec<OdpAction>> {
-        Some(self.pipe.xlate(key, self.now_ns(), false, false).actions)
+        Some(self.xlate_flow(key, false, false).actions)
     }
 
     fn revalidate_flow(
@@ -541,7 +619,7 @@ impl BridgeNormal for OpenFlowBridge {
         packets: u64,
         bytes: u64,
     ) -> bool {
-        let x = self.pipe.xlate(key, self.now_ns(), false, false);
+        let x = self.xlate_flow(key, false, false);
         let (dp, db) = {
             let mut c = self.credited.lock();
             if c.len() > 100_000 {
@@ -581,7 +659,7 @@ impl BridgeNormal for OpenFlowBridge {
         };
         let src = dp_core::flow::u64_to_mac(key.get(fields::ETH_SRC));
         if normal.fdb_lookup(src, vlan).is_some() {
-            let _ = self.pipe.xlate(key, self.now_ns(), true, false);
+            let _ = self.xlate_flow(key, true, false);
         }
     }
 

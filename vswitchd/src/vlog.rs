@@ -26,11 +26,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// same function).
 pub const MODULES: &[&str] = &[
     "bridge",
+    "connmgr",
     "coverage",
     "daemon_unix",
     "dpdk",
     "dpif",
     "dpif_netdev",
+    "fail_open",
     "memory",
     "netdev",
     "netdev_afxdp",
@@ -38,9 +40,11 @@ pub const MODULES: &[&str] = &[
     "ofproto_dpif",
     "ofproto_dpif_upcall",
     "ovsdb_idl",
+    "rconn",
     "reconnect",
     "timeval",
     "unixctl",
+    "vconn",
     "vlog",
     "vswitchd",
 ];
