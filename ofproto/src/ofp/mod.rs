@@ -7,6 +7,7 @@
 //! [`nicira`] (vendor messages).
 
 pub mod actions;
+pub mod continuation;
 pub mod error;
 pub mod flow;
 pub mod header;
