@@ -10,7 +10,8 @@
 //! TABLE_FEATURES / PORT_DESC / PORT_STATS (and NXST_FLOW / NXST_AGGREGATE),
 //! bundles (OpenFlow 1.4+ and the OpenFlow 1.3 ONF extension; commit is
 //! atomic), PACKET_OUT, NXT_RESUME (continuations of `controller(pause)`,
-//! [`OpenFlowBridge::resume`]), the TLV table request, GROUP_MOD / METER_MOD and
+//! [`OpenFlowBridge::resume`]), the TLV table (NXT_TLV_TABLE_MOD/REQUEST,
+//! [`ofproto::tlv`]), GROUP_MOD / METER_MOD and
 //! the group and meter multiparts (OpenFlow 1.3.5 sections 7.3.4.2, 7.3.4.4,
 //! 7.3.5.9-7.3.5.14). Anything else is answered with the OFPT_ERROR the spec
 //! asks for.
@@ -470,14 +471,29 @@ impl Conn {
                     }
                 },
                 NxMsg::RoleRequest(r) => self.send(h.xid, &Message::Nx(NxMsg::RoleReply(r))),
-                NxMsg::TlvTableRequest => self.send(
-                    h.xid,
-                    &Message::Nx(NxMsg::TlvTableReply {
-                        max_option_space: 256,
-                        max_fields: 64,
-                        maps: Vec::new(),
-                    }),
-                ),
+                NxMsg::TlvTableMod { command, maps } => {
+                    // No flow can match a tun_metadata field yet, so none
+                    // is in use.
+                    let r = self.br.pipe.tlv.write().apply(command, &maps, |_| false);
+                    match r {
+                        Ok(()) => true,
+                        Err(e) => {
+                            let (c10, c12) = e.nx_codes();
+                            self.send_nx_error(h, frame, c10, c12)
+                        }
+                    }
+                }
+                NxMsg::TlvTableRequest => {
+                    let maps = self.br.pipe.tlv.read().maps();
+                    self.send(
+                        h.xid,
+                        &Message::Nx(NxMsg::TlvTableReply {
+                            max_option_space: ofproto::tlv::TOT_OPT_SIZE as u32,
+                            max_fields: ofproto::tlv::NUM_OPTS as u16,
+                            maps,
+                        }),
+                    )
+                }
                 _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestExpType)),
             },
             Message::GroupMod(gm) => match self.br.group_mod(&gm) {

@@ -1558,6 +1558,8 @@ pub struct Pipeline {
     pub groups: parking_lot::RwLock<GroupTable>,
     /// Meters.
     pub meters: parking_lot::RwLock<MeterTable>,
+    /// Geneve option to `tun_metadataN` mappings.
+    pub tlv: parking_lot::RwLock<crate::tlv::TlvTable>,
 }
 
 impl Pipeline {
@@ -1570,6 +1572,7 @@ impl Pipeline {
             recirc: Mutex::new(RecircTable::default()),
             groups: parking_lot::RwLock::new(GroupTable::new()),
             meters: parking_lot::RwLock::new(MeterTable::new()),
+            tlv: parking_lot::RwLock::new(crate::tlv::TlvTable::new()),
         }
     }
 
