@@ -708,7 +708,8 @@ impl Conn {
                             } else {
                                 format!("table{i}")
                             },
-                            wildcards: 0x3fffff,
+                            // OFPFW10_ALL, or OFPFW11_ALL for OpenFlow 1.1.
+                            wildcards: if v == 2 { 0x3ff } else { 0x3fffff },
                             max_entries: 1_000_000,
                             active_count: t.rules.len() as u32,
                             lookup_count: t.lookups.load(Ordering::Relaxed),

@@ -14,6 +14,7 @@ pub mod header;
 pub mod hello;
 pub mod instructions;
 pub mod match10;
+pub mod match11;
 pub mod mp_reply;
 pub mod msgs;
 pub mod multipart;
