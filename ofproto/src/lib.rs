@@ -39,4 +39,5 @@ pub mod meter;
 pub mod normal;
 pub mod ofp;
 pub mod table;
+pub mod tlv;
 pub mod xlate;

@@ -12,7 +12,9 @@
 //! SET_CONTROLLER_ID, multipart DESC / FLOW / AGGREGATE / TABLE /
 //! TABLE_FEATURES / PORT_DESC / PORT_STATS (and NXST_FLOW / NXST_AGGREGATE),
 //! bundles (OpenFlow 1.4+ and the OpenFlow 1.3 ONF extension; commit is
-//! atomic), PACKET_OUT, the TLV table request, GROUP_MOD / METER_MOD and
+//! atomic), PACKET_OUT, NXT_RESUME (continuations of `controller(pause)`,
+//! [`OpenFlowBridge::resume`]), the TLV table (NXT_TLV_TABLE_MOD/REQUEST,
+//! [`ofproto::tlv`]), GROUP_MOD / METER_MOD and
 //! the group and meter multiparts (OpenFlow 1.3.5 sections 7.3.4.2, 7.3.4.4,
 //! 7.3.5.9-7.3.5.14). Anything else is answered with the OFPT_ERROR the spec
 //! asks for.
@@ -37,8 +39,9 @@
 //! nothing arrived for that long, it sends ECHO_REQUEST; still silent one
 //! interval later, it is dropped.
 
-use crate::openflow::{AsyncEvent, AsyncSink, OfPort, OpenFlowBridge};
+use crate::openflow::{AsyncEvent, AsyncSink, OfPort, OpenFlowBridge, ResumeError};
 use crate::vlog;
+use ofproto::ofp::continuation::Continuation;
 use ofproto::ofp::error::ErrorCode;
 use ofproto::ofp::flow::Match;
 use ofproto::ofp::flow::{FlowRemoved, PacketIn};
@@ -328,11 +331,15 @@ impl AsyncSink for Sink {
                 table_id,
                 cookie,
                 in_port,
+                paused,
             } => {
                 let mut m = OxmMatch::default();
                 if let Some(f) = MatchField::new(Field::InPort, &in_port.to_be_bytes(), None, false)
                 {
                     m.fields.push(f);
+                }
+                if let Some((p, _)) = paused {
+                    m = pause_metadata(*in_port, &p.meta);
                 }
                 if cfg.pin_format == 0 {
                     Message::PacketIn(PacketIn {
@@ -351,14 +358,27 @@ impl AsyncSink for Sink {
                     let mut ck = vec![0u8; 4];
                     ck.extend_from_slice(&cookie.to_be_bytes());
                     let p = |ptype: u16, value: Vec<u8>| Prop { ptype, value };
-                    Message::Nx(NxMsg::PacketIn2(vec![
+                    let mut props = vec![
                         p(nxpint::PACKET, data.clone()),
                         p(nxpint::FULL_LEN, (data.len() as u32).to_be_bytes().to_vec()),
                         p(nxpint::TABLE_ID, vec![*table_id]),
                         p(nxpint::COOKIE, ck),
                         p(nxpint::REASON, vec![*reason]),
                         p(nxpint::METADATA, md),
-                    ]))
+                    ];
+                    if let Some((st, bridge)) = paused {
+                        let c = Continuation {
+                            bridge: *bridge,
+                            segments: st.segments.clone(),
+                            action_set: st.action_set.clone(),
+                            conntracked: false,
+                        };
+                        props.push(p(nxpint::CONTINUATION, c.encode(v)));
+                        if let Some(u) = &st.userdata {
+                            props.push(p(nxpint::USERDATA, u.clone()));
+                        }
+                    }
+                    Message::Nx(NxMsg::PacketIn2(props))
                 }
             }
             AsyncEvent::FlowRemoved {
@@ -391,6 +411,27 @@ impl AsyncSink for Sink {
         };
         self.write(&msg.encode(v, 0))
     }
+}
+
+/// NXPINT_METADATA of a paused packet: in_port, then `metadata` and the
+/// registers that are nonzero (OVS `flow_get_metadata()`).
+fn pause_metadata(in_port: u32, meta: &[u64; ofproto::table::key::META_WORDS]) -> OxmMatch {
+    let mut value = ofproto::table::key::XKey::default();
+    let mut mask = ofproto::table::key::XKey::default();
+    value
+        .flow
+        .set(dp_core::flow::fields::IN_PORT, in_port as u64);
+    mask.flow.set_exact(dp_core::flow::fields::IN_PORT);
+    for (i, &w) in meta.iter().enumerate().take(9) {
+        value.meta[i] = w;
+        mask.meta[i] = if i == 0 {
+            u64::MAX * (w != 0) as u64
+        } else {
+            (0xffff_ffff_0000_0000 * (w >> 32 != 0) as u64)
+                | (0xffff_ffff * (w & 0xffff_ffff != 0) as u64)
+        };
+    }
+    ofproto::table::key::match_to_oxm(&value, &mask, false)
 }
 
 /// The OpenFlow description of a bridge port.
@@ -744,14 +785,39 @@ impl Conn {
                     };
                     self.send(h.xid, &Message::Nx(NxMsg::RoleReply(nx)))
                 }
-                NxMsg::TlvTableRequest => self.send(
-                    h.xid,
-                    &Message::Nx(NxMsg::TlvTableReply {
-                        max_option_space: 256,
-                        max_fields: 64,
-                        maps: Vec::new(),
-                    }),
-                ),
+                NxMsg::Resume(_) => match self.br.resume(&nx, v) {
+                    Ok(()) => true,
+                    // OFPERR_NXR_STALE: NX1.0-1.1(1,534), NX1.2+(35).
+                    Err(ResumeError::Stale) => self.send_nx_error(h, frame, 534, 35),
+                    Err(ResumeError::Bad(e)) => self.error(h, frame, &FlowModError::Codec(e)),
+                    Err(ResumeError::Exec(e)) => {
+                        vlog::warn("connmgr", format!("resume failed: {e}"));
+                        true
+                    }
+                },
+                NxMsg::TlvTableMod { command, maps } => {
+                    // No flow can match a tun_metadata field yet, so none
+                    // is in use.
+                    let r = self.br.pipe.tlv.write().apply(command, &maps, |_| false);
+                    match r {
+                        Ok(()) => true,
+                        Err(e) => {
+                            let (c10, c12) = e.nx_codes();
+                            self.send_nx_error(h, frame, c10, c12)
+                        }
+                    }
+                }
+                NxMsg::TlvTableRequest => {
+                    let maps = self.br.pipe.tlv.read().maps();
+                    self.send(
+                        h.xid,
+                        &Message::Nx(NxMsg::TlvTableReply {
+                            max_option_space: ofproto::tlv::TOT_OPT_SIZE as u32,
+                            max_fields: ofproto::tlv::NUM_OPTS as u16,
+                            maps,
+                        }),
+                    )
+                }
                 _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestExpType)),
             },
             Message::GroupMod(gm) => match self.br.group_mod(&gm) {
@@ -890,6 +956,37 @@ impl Conn {
         }
     }
 
+    /// Sends a Nicira extension error (OVS `ofperr_encode_msg()`): for
+    /// OpenFlow 1.0/1.1 `NXET_VENDOR 0xb0c2, NXVC_VENDOR_ERROR 0` with
+    /// `vendor 0x2320, type 1, code code10` before the data; for 1.2+
+    /// `OFPET_EXPERIMENTER 0xffff, exp_code code12, experimenter 0x2320`.
+    fn send_nx_error(&mut self, h: &Header, frame: &[u8], code10: u16, code12: u16) -> bool {
+        let v = if self.version == 0 {
+            h.version
+        } else {
+            self.version
+        };
+        let mut data = Vec::new();
+        let (err_type, code, experimenter) = if v <= 2 {
+            data.extend_from_slice(&0x2320u32.to_be_bytes());
+            data.extend_from_slice(&1u16.to_be_bytes());
+            data.extend_from_slice(&code10.to_be_bytes());
+            (0xb0c2, 0, None)
+        } else {
+            (0xffff, code12, Some(0x2320))
+        };
+        data.extend_from_slice(&frame[..frame.len().min(64)]);
+        self.send(
+            h.xid,
+            &Message::Error(ErrorMsg {
+                err_type,
+                code,
+                experimenter,
+                data,
+            }),
+        )
+    }
+
     fn send_raw_error(&mut self, h: &Header, frame: &[u8], t: u16, code: u16) -> bool {
         // OF1.3 ONF bundles report as OFPET_EXPERIMENTER in OVS; keep the
         // standard numbering, which `ovs-ofctl` prints as a bundle error.
@@ -981,7 +1078,8 @@ impl Conn {
                             } else {
                                 format!("table{i}")
                             },
-                            wildcards: 0x3fffff,
+                            // OFPFW10_ALL, or OFPFW11_ALL for OpenFlow 1.1.
+                            wildcards: if v == 2 { 0x3ff } else { 0x3fffff },
                             max_entries: 1_000_000,
                             active_count: t.rules.len() as u32,
                             lookup_count: t.lookups.load(Ordering::Relaxed),

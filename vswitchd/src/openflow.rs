@@ -22,12 +22,19 @@ use netdev::Netdev;
 use ofproto::meter::{Meter, MeterChange, OFPMBT_DROP, OFPMF_PKTPS};
 use ofproto::normal::{PortVlan, VlanMode};
 use ofproto::ofp::actions::{Action, OFPP_NORMAL};
+use ofproto::ofp::continuation::Continuation;
 use ofproto::ofp::flow::command;
 use ofproto::ofp::instructions::Instruction;
+use ofproto::ofp::nicira::{nxpint, NxMsg};
+use ofproto::ofp::oxm::OxmMatch;
 use ofproto::ofp::switch::{GroupMod, MeterMod};
+use ofproto::ofp::{ErrorCode, OfpError};
 use ofproto::table::key::XKey;
 use ofproto::table::{FlowModError, FlowModOutcome, FlowModSpec, Rule};
-use ofproto::xlate::{format, PatchPeer, PatchTarget, Pipeline, PortMap, XlateEnv, XlateOut};
+use ofproto::xlate::{
+    format, pause_id_of, PatchPeer, PatchTarget, Paused, Pipeline, PortMap, Resume, XlateEnv,
+    XlateOut,
+};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +44,18 @@ use std::time::Instant;
 /// Executes datapath actions on a packet (PACKET_OUT): packet, OpenFlow
 /// in_port's datapath port, actions.
 pub type Executor = Arc<dyn Fn(DpPacket, u32, Vec<OdpAction>) -> Result<(), String> + Send + Sync>;
+
+/// Why an NXT_RESUME was refused.
+#[derive(Debug)]
+pub enum ResumeError {
+    /// NXR_STALE: no continuation, or one made by another bridge or an
+    /// earlier process (OVS `xlate_resume()` compares the bridge UUID).
+    Stale,
+    /// A malformed message: the OFPT_ERROR it gets.
+    Bad(OfpError),
+    /// The datapath refused the resulting actions.
+    Exec(String),
+}
 
 /// A port as the OpenFlow connection reports it.
 #[derive(Clone)]
@@ -68,6 +87,9 @@ pub enum AsyncEvent {
         cookie: u64,
         /// OpenFlow ingress port.
         in_port: u32,
+        /// For `controller(pause)`: the frozen translation and the bridge's
+        /// instance UUID, sent as NXPINT_CONTINUATION (NXT_PACKET_IN2 only).
+        paused: Option<(Arc<Paused>, [u8; 16])>,
     },
     /// OFPT_FLOW_REMOVED: the rule and OFPRR_* reason, duration in ns.
     FlowRemoved {
@@ -113,6 +135,25 @@ pub struct OpenFlowBridge {
     patch_peers: Mutex<HashMap<u32, Option<PatchPeer>>>,
     /// Since when the bridge is in fail-open mode (bridge ns), if it is.
     fail_open: Mutex<Option<u64>>,
+    /// Random instance UUID (OVS `ofproto->uuid`), stamped on
+    /// continuations (NXCPT_BRIDGE) so that stale ones are refused.
+    uuid: [u8; 16],
+}
+
+/// 16 random bytes in the layout of a version 4 UUID (RFC 4122 section
+/// 4.4), from the standard library's randomly keyed hasher.
+fn random_uuid(name: &str) -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write(name.as_bytes());
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_be_bytes());
+    }
+    out[6] = (out[6] & 0x0f) | 0x40;
+    out[8] = (out[8] & 0x3f) | 0x80;
+    out
 }
 
 /// Priority of OVS's hidden fail-open flow (`ofproto/fail-open.c`
@@ -198,6 +239,7 @@ impl OpenFlowBridge {
             sinks: Mutex::new(Vec::new()),
             patch_peers: Mutex::new(HashMap::new()),
             fail_open: Mutex::new(None),
+            uuid: random_uuid(name),
         }
     }
 
@@ -433,6 +475,50 @@ impl OpenFlowBridge {
             .pipe
             .xlate_actions(&flow, in_of, actions, self.now_ns());
         exec(pkt, odp_in, x.actions)
+    }
+
+    /// NXT_RESUME (OVS `handle_nxt_resume()` / `xlate_resume()`): decodes
+    /// the packet, its metadata and registers (NXPINT_METADATA) and the
+    /// continuation (actions in OpenFlow wire `version`), resumes the
+    /// translation and executes the result on the packet.
+    pub fn resume(&self, msg: &NxMsg, version: u8) -> Result<(), ResumeError> {
+        let bad = |code| ResumeError::Bad(OfpError::new(code, "bad NXT_RESUME"));
+        let data = msg
+            .prop(nxpint::PACKET)
+            .filter(|d| !d.is_empty())
+            .ok_or(bad(ErrorCode::BadRequestLen))?;
+        let cont = msg.prop(nxpint::CONTINUATION).ok_or(ResumeError::Stale)?;
+        let c = Continuation::decode(version, cont).map_err(ResumeError::Bad)?;
+        if c.bridge != self.uuid {
+            return Err(ResumeError::Stale);
+        }
+        let md = match msg.prop(nxpint::METADATA) {
+            Some(b) => OxmMatch::decode_tlvs(b).map_err(ResumeError::Bad)?,
+            None => OxmMatch::default(),
+        };
+        let (value, mask) = ofproto::table::key::match_from_oxm(&md).map_err(ResumeError::Bad)?;
+        let in_of = if mask.flow.get(fields::IN_PORT) != 0 {
+            value.flow.get(fields::IN_PORT) as u32
+        } else {
+            ofproto::ofp::actions::OFPP_CONTROLLER
+        };
+        let exec = self
+            .executor
+            .read()
+            .clone()
+            .ok_or(ResumeError::Exec("no datapath".into()))?;
+        let mut pkt = DpPacket::from_slice(data);
+        let mut flow = dp_core::extract::extract_flow(&mut pkt);
+        let odp_in = self.pipe.ports.read().odp(in_of).unwrap_or(0);
+        flow.set(fields::IN_PORT, odp_in as u64);
+        let r = Resume {
+            meta: &value.meta,
+            segments: &c.segments,
+            action_set: &c.action_set,
+        };
+        let x = self.pipe.xlate_resume(&flow, in_of, r, self.now_ns());
+        self.credit(&x, 1, data.len() as u64);
+        exec(pkt, odp_in, x.actions).map_err(ResumeError::Exec)
     }
 
     /// `ofproto/trace` text for datapath flow `flow`.
@@ -740,25 +826,35 @@ impl BridgeNormal for OpenFlowBridge {
     }
 
     fn userspace(&self, action: &dp_core::actions::UserspaceAction, pkt: Box<DpPacket>) {
-        // xlate's controller cookie: [1, table, reason, 0].
+        // xlate's controller cookie: [1, table, reason, 0], or for a
+        // paused translation [2, table, reason, 0, id].
         let Some(u) = action.userdata.as_deref() else {
             return;
         };
-        if u.len() < 3 || u[0] != 1 {
+        if u.len() < 3 || (u[0] != 1 && u[0] != 2) {
             return;
         }
-        let in_port = self
-            .pipe
-            .ports
-            .read()
-            .ofport(pkt.md.in_port)
-            .unwrap_or(ofproto::ofp::actions::OFPP_ANY);
+        let paused = pause_id_of(u).and_then(|id| self.pipe.recirc.lock().paused(id));
+        if u[0] == 2 && paused.is_none() {
+            return;
+        }
+        let in_port = match &paused {
+            Some(p) => p.in_port,
+            None => self
+                .pipe
+                .ports
+                .read()
+                .ofport(pkt.md.in_port)
+                .unwrap_or(ofproto::ofp::actions::OFPP_ANY),
+        };
+        // A paused packet goes whole: NXT_RESUME needs all of it back.
         self.publish(&AsyncEvent::PacketIn {
             data: pkt.data().to_vec(),
             reason: u[2],
             table_id: u[1],
-            cookie: 0,
+            cookie: paused.as_ref().map_or(0, |p| p.cookie),
             in_port,
+            paused: paused.map(|p| (p, self.uuid)),
         });
     }
 }

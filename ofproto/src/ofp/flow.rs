@@ -29,22 +29,24 @@ impl Match {
         }
     }
 
-    fn read(v: u8, r: &mut Rd<'_>) -> Result<Match, OfpError> {
+    /// Reads the match of a message of OpenFlow wire version `v`: OF1.0
+    /// `ofp_match`, OF1.1 `ofp11_match` ([`super::match11`], kept as
+    /// fields), OF1.2+ OXM.
+    pub(crate) fn read(v: u8, r: &mut Rd<'_>) -> Result<Match, OfpError> {
         if v == 1 {
             Ok(Match::Of10(Match10::read(r)?))
         } else if v == 2 {
-            fail(
-                ErrorCode::BadRequestVersion,
-                "OF1.1 standard match is not supported",
-            )
+            Ok(Match::Oxm(super::match11::read(r)?))
         } else {
             Ok(Match::Oxm(OxmMatch::read_ofp_match(r)?))
         }
     }
 
-    fn write(&self, v: u8, w: &mut Vec<u8>) {
+    /// Writes the match in the layout of OpenFlow wire version `v`.
+    pub(crate) fn write(&self, v: u8, w: &mut Vec<u8>) {
         match (self, v) {
             (Match::Of10(m), 1) => m.write(w),
+            (m, 2) => super::match11::write(&m.fields(), w),
             (Match::Oxm(m), v) if v > 1 => m.write_ofp_match(w),
             (Match::Of10(m), _) => m.to_fields().write_ofp_match(w),
             (Match::Oxm(_), _) => Match10::default().write(w),
@@ -232,6 +234,8 @@ impl FlowMod {
 /// OFPT_PACKET_IN.
 ///
 /// OF1.0: `buffer_id u32, total_len u16, in_port u16, reason u8, pad, data`.
+/// OF1.1: `buffer_id u32, in_port u32, in_phy_port u32, total_len u16,
+/// reason u8, table_id u8, data`.
 /// OF1.2: `buffer_id, total_len, reason, table_id, ofp_match, pad[2], data`.
 /// OF1.3+: as OF1.2 with `cookie u64` before the match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,10 +280,25 @@ impl PacketIn {
             });
         }
         if v == 2 {
-            return fail(
-                ErrorCode::BadRequestVersion,
-                "OF1.1 packet-in is not supported",
-            );
+            // `ofp11_packet_in`: buffer_id, in_port u32, in_phy_port u32,
+            // total_len u16, reason u8, table_id u8, data.
+            let mut r = Rd::new(body);
+            let buffer_id = r.u32()?;
+            let in_port = r.u32()?;
+            r.skip(4)?;
+            let total_len = r.u16()?;
+            let reason = r.u8()?;
+            let table_id = r.u8()?;
+            return Ok(PacketIn {
+                buffer_id,
+                total_len,
+                reason,
+                table_id,
+                cookie: 0,
+                in_port,
+                match_: OxmMatch::default(),
+                data: r.rest().to_vec(),
+            });
         }
         let reason = r.u8()?;
         let table_id = r.u8()?;
@@ -301,6 +320,19 @@ impl PacketIn {
     /// Appends the body.
     pub fn encode(&self, v: u8, w: &mut Vec<u8>) {
         w.u32(self.buffer_id);
+        if v == 2 {
+            let in_port = match self.match_.get(super::oxm::Field::InPort) {
+                Some(f) if self.in_port == 0 => f.value_u64() as u32,
+                _ => self.in_port,
+            };
+            w.u32(in_port);
+            w.u32(in_port);
+            w.u16(self.total_len);
+            w.u8(self.reason);
+            w.u8(self.table_id);
+            w.put(&self.data);
+            return;
+        }
         w.u16(self.total_len);
         if v == 1 {
             w.u16(port_to_of10(self.in_port));
@@ -388,7 +420,7 @@ impl PacketOut {
     }
 }
 
-/// OFPT_FLOW_REMOVED (OF1.0 and OF1.2-1.4 layouts; durations in seconds +
+/// OFPT_FLOW_REMOVED (OF1.0 and OF1.1-1.4 layouts; durations in seconds +
 /// nanoseconds, counters u64).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,7 +440,7 @@ pub struct FlowRemoved {
 }
 
 impl FlowRemoved {
-    /// Decodes the body. OF1.1 and OF1.5 (OXS statistics) layouts are
+    /// Decodes the body. The OF1.5 (OXS statistics) layout is
     /// OFPBRC_BAD_VERSION here.
     pub fn decode(v: u8, body: &[u8]) -> Result<FlowRemoved, OfpError> {
         let mut r = Rd::new(body);
@@ -436,7 +468,7 @@ impl FlowRemoved {
                 match_: Match::Of10(m),
             });
         }
-        if v == 2 || v >= 6 {
+        if v >= 6 {
             return fail(
                 ErrorCode::BadRequestVersion,
                 "flow_removed layout of this version is not supported",
@@ -449,10 +481,14 @@ impl FlowRemoved {
         let duration_sec = r.u32()?;
         let duration_nsec = r.u32()?;
         let idle_timeout = r.u16()?;
-        let hard_timeout = r.u16()?;
+        // OF1.1 `ofp11_flow_removed` has padding in place of hard_timeout.
+        let hard_timeout = if v == 2 { 0 } else { r.u16()? };
+        if v == 2 {
+            r.skip(2)?;
+        }
         let packet_count = r.u64()?;
         let byte_count = r.u64()?;
-        let match_ = Match::Oxm(OxmMatch::read_ofp_match(&mut r)?);
+        let match_ = Match::read(v, &mut r)?;
         Ok(FlowRemoved {
             cookie,
             priority,
@@ -491,7 +527,7 @@ impl FlowRemoved {
         w.u32(self.duration_sec);
         w.u32(self.duration_nsec);
         w.u16(self.idle_timeout);
-        w.u16(self.hard_timeout);
+        w.u16(if v == 2 { 0 } else { self.hard_timeout });
         w.u64(self.packet_count);
         w.u64(self.byte_count);
         self.match_.write(v, w);

@@ -7,12 +7,14 @@
 //! [`nicira`] (vendor messages).
 
 pub mod actions;
+pub mod continuation;
 pub mod error;
 pub mod flow;
 pub mod header;
 pub mod hello;
 pub mod instructions;
 pub mod match10;
+pub mod match11;
 pub mod mp_reply;
 pub mod msgs;
 pub mod multipart;

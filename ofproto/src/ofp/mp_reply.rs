@@ -80,7 +80,7 @@ fn read_flow_stats(v: u8, nx: bool, r: &mut Rd<'_>) -> Result<FlowStats, OfpErro
         f.cookie = e.u64()?;
         f.packet_count = e.u64()?;
         f.byte_count = e.u64()?;
-        f.match_ = Match::Oxm(OxmMatch::read_ofp_match(&mut e)?);
+        f.match_ = Match::read(v, &mut e)?;
         f.instructions = decode_instructions(e.rest(), v)?;
     }
     Ok(f)
@@ -240,13 +240,14 @@ fn write_flow_stats(v: u8, nx: bool, f: &FlowStats, w: &mut Vec<u8>) {
         w.u16(f.priority);
         w.u16(f.idle_timeout);
         w.u16(f.hard_timeout);
-        w.u16(f.flags);
+        // OF1.1 `ofp11_flow_stats` has padding where OF1.3 has `flags`.
+        w.u16(if v >= 3 { f.flags } else { 0 });
         w.u16(if v >= 5 { f.importance } else { 0 });
         w.zeros(2);
         w.u64(f.cookie);
         w.u64(f.packet_count);
         w.u64(f.byte_count);
-        f.match_.fields().write_ofp_match(w);
+        f.match_.write(v, w);
         encode_instructions(&f.instructions, v, w);
     }
     let len = (w.len() - start) as u16;
@@ -275,7 +276,7 @@ impl MultipartReply {
                 serial_num: cstr(r.bytes(32)?),
                 dp_desc: cstr(r.bytes(256)?),
             }),
-            FLOW if nx || v == 1 || (3..=5).contains(&v) => {
+            FLOW if nx || v == 1 || (2..=5).contains(&v) => {
                 let mut out = Vec::new();
                 while !r.is_empty() {
                     out.push(read_flow_stats(v, nx, &mut r)?);
@@ -332,15 +333,21 @@ impl MultipartReply {
                     flow_count,
                 }
             }
-            TABLE if v == 1 || v >= 4 => {
+            TABLE if v <= 2 || v >= 4 => {
                 let mut out = Vec::new();
                 while !r.is_empty() {
                     let table_id = r.u8()?;
-                    r.skip(3)?;
+                    r.skip(if v == 2 { 7 } else { 3 })?;
                     let mut t = TableStats {
                         table_id,
                         ..Default::default()
                     };
+                    if v == 2 {
+                        t.name = cstr(r.bytes(32)?);
+                        t.wildcards = r.u32()?;
+                        r.skip(20)?;
+                        t.max_entries = r.u32()?;
+                    }
                     if v == 1 {
                         t.name = cstr(r.bytes(32)?);
                         t.wildcards = r.u32()?;
@@ -549,6 +556,24 @@ impl MultipartReply {
             MpRepBody::Table(ts) => {
                 for t in ts {
                     w.u8(t.table_id);
+                    if v == 2 {
+                        // `ofp11_table_stats` (OpenFlow 1.1.0 section
+                        // A.3.5.4): pad[7], name, wildcards, match,
+                        // instructions (goto_table .. clear_actions),
+                        // write_actions, apply_actions, config,
+                        // max_entries, then the counters.
+                        w.zeros(7);
+                        put_cstr(w, &t.name, 32);
+                        w.u32(t.wildcards);
+                        w.u32(t.wildcards);
+                        w.u32(0x3e);
+                        w.zeros(12);
+                        w.u32(t.max_entries);
+                        w.u32(t.active_count);
+                        w.u64(t.lookup_count);
+                        w.u64(t.matched_count);
+                        continue;
+                    }
                     w.zeros(3);
                     if v == 1 {
                         put_cstr(w, &t.name, 32);

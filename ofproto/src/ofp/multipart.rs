@@ -356,7 +356,7 @@ impl MultipartRequest {
                 };
                 MpReqBody::Flow { nx: false, req }
             }
-            (FLOW | AGGREGATE, _) if v >= 3 => {
+            (FLOW | AGGREGATE, _) if v >= 2 => {
                 let table_id = r.u8()?;
                 r.skip(3)?;
                 let out_port = r.u32()?;
@@ -364,14 +364,14 @@ impl MultipartRequest {
                 r.skip(4)?;
                 let cookie = r.u64()?;
                 let cookie_mask = r.u64()?;
-                let m = OxmMatch::read_ofp_match(&mut r)?;
+                let m = Match::read(v, &mut r)?;
                 let req = FlowStatsRequest {
                     table_id,
                     out_port,
                     out_group,
                     cookie,
                     cookie_mask,
-                    match_: Match::Oxm(m),
+                    match_: m,
                 };
                 MpReqBody::Flow { nx: false, req }
             }
@@ -440,7 +440,7 @@ impl MultipartRequest {
                     w.zeros(4);
                     w.u64(req.cookie);
                     w.u64(req.cookie_mask);
-                    req.match_.fields().write_ofp_match(w);
+                    req.match_.write(v, w);
                 }
             }
             MpReqBody::Port(p) => {

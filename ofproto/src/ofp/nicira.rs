@@ -23,6 +23,7 @@ pub mod nxt {
     pub const TLV_TABLE_MOD: u32 = 24;
     pub const TLV_TABLE_REQUEST: u32 = 25;
     pub const TLV_TABLE_REPLY: u32 = 26;
+    pub const RESUME: u32 = 28;
     pub const CT_FLUSH_ZONE: u32 = 29;
     pub const PACKET_IN2: u32 = 30;
 }
@@ -112,6 +113,9 @@ pub enum NxMsg {
     CtFlushZone(u16),
     /// NXT_PACKET_IN2: properties.
     PacketIn2(Vec<Prop>),
+    /// NXT_RESUME: the properties of the NXT_PACKET_IN2 being resumed
+    /// (packet, metadata, NXPINT_CONTINUATION; OVS `ofputil_encode_resume`).
+    Resume(Vec<Prop>),
 }
 
 fn read_maps(r: &mut Rd<'_>) -> Result<Vec<TlvMap>, OfpError> {
@@ -127,6 +131,23 @@ fn read_maps(r: &mut Rd<'_>) -> Result<Vec<TlvMap>, OfpError> {
         maps.push(m);
     }
     Ok(maps)
+}
+
+/// Reads `type u16, len u16, value, pad to 8` properties to the end.
+fn read_props(r: &mut Rd<'_>) -> Result<Vec<Prop>, OfpError> {
+    let mut props = Vec::new();
+    while !r.is_empty() {
+        let ptype = r.u16()?;
+        let len = r.u16()? as usize;
+        if len < 4 {
+            return fail(ErrorCode::BadPropertyLen, "packet_in2 property length");
+        }
+        let value = r.bytes(len - 4)?.to_vec();
+        let pad = pad8(len) - len;
+        r.skip(pad.min(r.remaining()))?;
+        props.push(Prop { ptype, value });
+    }
+    Ok(props)
 }
 
 fn write_maps(maps: &[TlvMap], w: &mut Vec<u8>) {
@@ -213,21 +234,8 @@ impl NxMsg {
                     maps: read_maps(&mut r)?,
                 }
             }
-            nxt::PACKET_IN2 => {
-                let mut props = Vec::new();
-                while !r.is_empty() {
-                    let ptype = r.u16()?;
-                    let len = r.u16()? as usize;
-                    if len < 4 {
-                        return fail(ErrorCode::BadPropertyLen, "packet_in2 property length");
-                    }
-                    let value = r.bytes(len - 4)?.to_vec();
-                    let pad = pad8(len) - len;
-                    r.skip(pad.min(r.remaining()))?;
-                    props.push(Prop { ptype, value });
-                }
-                NxMsg::PacketIn2(props)
-            }
+            nxt::PACKET_IN2 => NxMsg::PacketIn2(read_props(&mut r)?),
+            nxt::RESUME => NxMsg::Resume(read_props(&mut r)?),
             _ => {
                 return fail(
                     ErrorCode::BadRequestExpType,
@@ -309,8 +317,12 @@ impl NxMsg {
                 w.zeros(10);
                 write_maps(maps, w);
             }
-            NxMsg::PacketIn2(props) => {
-                w.u32(nxt::PACKET_IN2);
+            NxMsg::PacketIn2(props) | NxMsg::Resume(props) => {
+                w.u32(if matches!(self, NxMsg::Resume(_)) {
+                    nxt::RESUME
+                } else {
+                    nxt::PACKET_IN2
+                });
                 for p in props {
                     let s = w.len();
                     w.u16(p.ptype);
@@ -324,10 +336,13 @@ impl NxMsg {
 }
 
 impl NxMsg {
-    /// For NXT_PACKET_IN2: the value of the first property of type `t`.
+    /// For NXT_PACKET_IN2 and NXT_RESUME: the value of the first property
+    /// of type `t`.
     pub fn prop(&self, t: u16) -> Option<&[u8]> {
         match self {
-            NxMsg::PacketIn2(p) => p.iter().find(|p| p.ptype == t).map(|p| &p.value[..]),
+            NxMsg::PacketIn2(p) | NxMsg::Resume(p) => {
+                p.iter().find(|p| p.ptype == t).map(|p| &p.value[..])
+            }
             _ => None,
         }
     }

@@ -21,6 +21,21 @@
 //! bridge's [`RecircTable`]; the recirculated upcall (`recirc_id=ID` in its
 //! key) resumes in table N with that state. Identical states share an id, so
 //! revalidation reproduces the same actions.
+//!
+//! `controller(pause)` (NXAST_CONTROLLER2 with NXAC2PT_PAUSE) freezes the
+//! rest of the translation the way OVS's `xlate_freeze` /
+//! `freeze_unroll_actions()` do: the actions after the pause in its list,
+//! then, unwinding the resubmit stack, each outer level's remaining
+//! actions and pending `goto_table` (as `resubmit(,N)`), each with its
+//! rule's table and cookie ([`Segment`]), plus the action set, metadata and
+//! registers ([`Paused`]). The state gets an id in the [`RecircTable`] and
+//! the translation ends with `userspace(userdata=02 TABLE REASON 00 ID)`,
+//! so every packet of the megaflow reaches userspace and becomes an
+//! NXT_PACKET_IN2 carrying the continuation: nothing after the pause is
+//! ever cached in the datapath. A pause inside `clone` or a group bucket
+//! freezes only the rest of that clone or bucket (OVS `xlate_clone()`
+//! finishes the freeze there), and translation continues after it.
+//! [`xlate_resume`] runs a continuation sent back in NXT_RESUME.
 
 pub mod format;
 pub mod multipath;
@@ -39,8 +54,9 @@ use crate::ofp::actions::{
     port_from_of10, Action, OFPP_ALL, OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT,
     OFPP_LOCAL, OFPP_NORMAL, OFPP_TABLE,
 };
+pub use crate::ofp::continuation::Segment;
 use crate::ofp::instructions::Instruction;
-use crate::ofp::nx_actions::{Ct, Nat};
+use crate::ofp::nx_actions::{Controller2, Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
 use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
 use crate::table::{FlowModSpec, Tables};
@@ -154,12 +170,49 @@ impl std::hash::Hash for Frozen {
     }
 }
 
-/// Recirculation ids of a bridge (OVS `ofproto/ofproto-dpif-rid.c`).
+/// A translation frozen by `controller(pause)`: what the NXT_PACKET_IN2
+/// reports and what its continuation resumes (OVS `struct frozen_state`
+/// plus the `controller` action's arguments).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Paused {
+    /// Table of the rule with the pause (the packet-in's `table_id`).
+    pub table: u8,
+    /// Cookie of that rule.
+    pub cookie: u64,
+    /// OFPR_* reason (default OFPR_ACTION 1).
+    pub reason: u8,
+    /// NXAC2PT_CONTROLLER_ID (0: default).
+    pub controller_id: u16,
+    /// NXAC2PT_USERDATA, sent as NXPINT_USERDATA.
+    pub userdata: Option<Vec<u8>>,
+    /// NXAC2PT_MAX_LEN, bytes of packet to send (0: all; the `controller`
+    /// default 65535 also means all).
+    pub max_len: u16,
+    /// OpenFlow in_port at the pause.
+    pub in_port: u32,
+    /// Metadata and registers at the pause ([`XKey::meta`]).
+    pub meta: [u64; META_WORDS],
+    /// Actions still to run, innermost resubmit level first.
+    pub segments: Vec<Segment>,
+    /// The action set at the pause.
+    pub action_set: Vec<Action>,
+}
+
+/// Next recirculation or continuation id; ids are unique across bridges:
+/// a packet recirculated by a bridge reached through a patch port comes
+/// back as a miss of the bridge owning its datapath in_port, which finds
+/// the id's owner from it (`patch::xlate_foreign_recirc`).
+static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// Recirculation ids of a bridge (OVS `ofproto/ofproto-dpif-rid.c`), and
+/// the ids of paused translations ([`Paused`]).
 #[derive(Debug, Default)]
 pub struct RecircTable {
     by_id: HashMap<u32, Frozen>,
     by_state: HashMap<Frozen, u32>,
     next: u32,
+    paused: HashMap<u32, std::sync::Arc<Paused>>,
+    paused_ids: HashMap<String, u32>,
 }
 
 impl RecircTable {
@@ -168,12 +221,7 @@ impl RecircTable {
         if let Some(&id) = self.by_state.get(&state) {
             return id;
         }
-        // Ids are unique across bridges: a packet recirculated by a bridge
-        // reached through a patch port comes back as a miss of the bridge
-        // owning its datapath in_port, which finds the id's owner from it
-        // (`patch::xlate_foreign_recirc`).
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.next = id;
         self.by_id.insert(id, state.clone());
         self.by_state.insert(state, id);
@@ -183,6 +231,43 @@ impl RecircTable {
     /// The state recirculation id `id` stands for.
     pub fn get(&self, id: u32) -> Option<&Frozen> {
         self.by_id.get(&id)
+    }
+
+    /// The id of paused translation `p`, allocating one if new; identical
+    /// states share an id, so revalidation reproduces the same actions.
+    pub fn pause_id(&mut self, p: Paused) -> u32 {
+        // Actions have no Hash; their debug form identifies them.
+        let key = format!("{p:?}");
+        if let Some(&id) = self.paused_ids.get(&key) {
+            return id;
+        }
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.paused.insert(id, std::sync::Arc::new(p));
+        self.paused_ids.insert(key, id);
+        id
+    }
+
+    /// The paused translation with id `id` (from a `userspace` action's
+    /// userdata, see [`pause_userdata`]).
+    pub fn paused(&self, id: u32) -> Option<std::sync::Arc<Paused>> {
+        self.paused.get(&id).cloned()
+    }
+}
+
+/// Userdata of the `userspace` action ending a paused translation:
+/// `02, table, reason, 00, id (u32, network byte order)`; the plain
+/// `controller` action's is `01, table, reason, 00`.
+pub fn pause_userdata(table: u8, reason: u8, id: u32) -> Vec<u8> {
+    let mut u = vec![2, table, reason, 0];
+    u.extend_from_slice(&id.to_be_bytes());
+    u
+}
+
+/// The continuation id in `userspace` userdata made by [`pause_userdata`].
+pub fn pause_id_of(userdata: &[u8]) -> Option<u32> {
+    match userdata {
+        [2, _, _, _, a, b, c, d] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
     }
 }
 
@@ -241,6 +326,8 @@ struct Ctx<'a, 'e> {
     depth: u32,
     exit: bool,
     table: u8,
+    /// Cookie of the rule whose actions run now.
+    cookie: u64,
     action_set: Vec<Action>,
     /// goto_table of the rule whose apply-actions run now.
     pending_goto: Option<u8>,
@@ -252,12 +339,15 @@ struct Ctx<'a, 'e> {
     patched: Vec<PatchRules>,
     /// Flows learned by `learn` actions.
     learned: Vec<FlowModSpec>,
+    /// `controller(pause)` froze the rest of the translation; levels add
+    /// their remaining actions while unwinding.
+    paused: Option<Paused>,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
 /// port). Unknown input ports and unknown recirculation ids drop.
 pub fn xlate(env: &XlateEnv<'_>, flow: &Flow) -> XlateOut {
-    xlate_inner(env, flow, None)
+    xlate_inner(env, flow, None, None)
 }
 
 /// Translates `actions` (a PACKET_OUT's) for a packet with datapath key
@@ -269,10 +359,35 @@ pub fn xlate_packet_out(
     in_port: u32,
     actions: &[Action],
 ) -> XlateOut {
-    xlate_inner(env, flow, Some((in_port, actions)))
+    xlate_inner(env, flow, Some((in_port, actions)), None)
 }
 
-fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) -> XlateOut {
+/// What NXT_RESUME resumes: metadata and registers (from NXPINT_METADATA),
+/// the frozen actions and the action set (from the continuation).
+#[derive(Debug, Clone, Copy)]
+pub struct Resume<'a> {
+    /// Metadata and registers ([`XKey::meta`]).
+    pub meta: &'a [u64; META_WORDS],
+    /// Frozen actions, innermost level first.
+    pub segments: &'a [Segment],
+    /// The action set.
+    pub action_set: &'a [Action],
+}
+
+/// Resumes a paused translation (OVS `xlate_resume()`) for a packet with
+/// datapath key `flow` that entered on OpenFlow port `in_port`: runs each
+/// segment's actions in its table, then the action set. A further pause
+/// freezes what is left again.
+pub fn xlate_resume(env: &XlateEnv<'_>, flow: &Flow, in_port: u32, r: Resume<'_>) -> XlateOut {
+    xlate_inner(env, flow, Some((in_port, &[])), Some(r))
+}
+
+fn xlate_inner(
+    env: &XlateEnv<'_>,
+    flow: &Flow,
+    po: Option<(u32, &[Action])>,
+    res: Option<Resume<'_>>,
+) -> XlateOut {
     let mut key = XKey {
         flow: flow.clone(),
         meta: [0; META_WORDS],
@@ -325,11 +440,13 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
         depth: 0,
         exit: false,
         table: start,
+        cookie: 0,
         action_set: Vec::new(),
         pending_goto: None,
         frozen: None,
         patched: Vec::new(),
         learned: Vec::new(),
+        paused: None,
     };
     if ok {
         if let Some(fr) = resume {
@@ -353,9 +470,10 @@ fn xlate_inner(env: &XlateEnv<'_>, flow: &Flow, po: Option<(u32, &[Action])>) ->
                     "resume conntrack with recirc_id=0x{rid:x} in table {start}"
                 ));
             }
-            match po {
-                Some((_, acts)) => ctx.do_actions(acts),
-                None => ctx.xlate_table(start),
+            match (po, res) {
+                (_, Some(r)) => ctx.resume(r),
+                (Some((_, acts)), None) => ctx.do_actions(acts),
+                (None, None) => ctx.xlate_table(start),
             }
         }
         ctx.finish_pipeline();
@@ -407,6 +525,11 @@ impl Ctx<'_, '_> {
     /// turns a freeze into a `recirc(id)` whose id resumes it (action set
     /// and metadata included).
     pub(crate) fn finish_pipeline(&mut self) {
+        if self.paused.is_some() {
+            let set = std::mem::take(&mut self.action_set);
+            self.finish_pause(set);
+            return;
+        }
         if self.frozen.is_none() {
             let set = std::mem::take(&mut self.action_set);
             if !set.is_empty() {
@@ -422,6 +545,62 @@ impl Ctx<'_, '_> {
             self.odp.push(OdpAction::Recirc(id));
             self.note(format!("    recirc(0x{id:x})"));
         }
+    }
+
+    /// Runs a continuation ([`xlate_resume`]).
+    fn resume(&mut self, r: Resume<'_>) {
+        self.key.meta = *r.meta;
+        self.action_set = r.action_set.to_vec();
+        self.note("resume continuation".into());
+        for (k, seg) in r.segments.iter().enumerate() {
+            if self.exit || self.frozen.is_some() {
+                break;
+            }
+            self.table = seg.table_id;
+            self.cookie = seg.cookie;
+            self.do_actions(&seg.actions);
+            if let Some(p) = self.paused.as_mut() {
+                p.segments.extend(r.segments[k + 1..].iter().cloned());
+                break;
+            }
+        }
+    }
+
+    /// `controller(pause)`: freezes the rest of the translation (OVS
+    /// `xlate_controller_action()` with `pause`).
+    fn pause(&mut self, c: &Controller2) {
+        self.commit();
+        self.note("    pause".into());
+        self.paused = Some(Paused {
+            table: self.table,
+            cookie: self.cookie,
+            reason: c.reason.unwrap_or(1),
+            controller_id: c.controller_id.unwrap_or(0),
+            userdata: c.userdata.clone(),
+            max_len: c.max_len.unwrap_or(0),
+            in_port: self.in_port(),
+            ..Default::default()
+        });
+    }
+
+    /// Completes a pause: the state (with action set `set`, metadata and
+    /// registers now) gets an id, and the packet goes to userspace.
+    fn finish_pause(&mut self, set: Vec<Action>) {
+        let Some(mut p) = self.paused.take() else {
+            return;
+        };
+        p.action_set = set;
+        p.meta = self.key.meta;
+        let (table, reason) = (p.table, p.reason);
+        let id = self.env.recirc.lock().pause_id(p);
+        self.commit();
+        self.odp.push(OdpAction::Userspace(UserspaceAction {
+            pid: 0,
+            userdata: Some(pause_userdata(table, reason, id)),
+            actions: false,
+            tunnel_out_port: None,
+        }));
+        self.note(format!("    continuation 0x{id:x}"));
     }
 
     fn note(&mut self, s: String) {
@@ -446,6 +625,7 @@ impl Ctx<'_, '_> {
             return;
         };
         let saved_table = self.table;
+        let saved_cookie = self.cookie;
         self.table = table;
         let Some(rule) = t.lookup(&self.key, &mut self.wc) else {
             self.note(format!("{table}. No match."));
@@ -453,6 +633,7 @@ impl Ctx<'_, '_> {
             self.table = saved_table;
             return;
         };
+        self.cookie = rule.cookie;
         self.rules.push((table, rule.id));
         if env.trace {
             let m = format::format_match(&rule.value, &rule.mask);
@@ -489,7 +670,7 @@ impl Ctx<'_, '_> {
             }
             match i {
                 Instruction::Meter(m) => self.meter(*m),
-                Instruction::ApplyActions(_) if self.frozen.is_some() => {}
+                Instruction::ApplyActions(_) if self.frozen.is_some() || self.paused.is_some() => {}
                 Instruction::ApplyActions(a) => {
                     let a = a.clone();
                     self.depth += 1;
@@ -507,7 +688,20 @@ impl Ctx<'_, '_> {
             }
         }
         self.pending_goto = saved_goto;
-        if let Some(n) = goto {
+        if let (Some(n), Some(p)) = (goto, self.paused.as_mut()) {
+            if !self.exit {
+                p.segments.push(Segment {
+                    table_id: table,
+                    cookie: rule.cookie,
+                    actions: vec![Action::Resubmit {
+                        in_port: 0xfff8,
+                        table: n,
+                        ct: false,
+                        short: false,
+                    }],
+                });
+            }
+        } else if let Some(n) = goto {
             if !self.exit && self.frozen.is_none() {
                 self.depth += 1;
                 self.note(format!("goto_table:{n}"));
@@ -516,11 +710,12 @@ impl Ctx<'_, '_> {
             }
         }
         self.table = saved_table;
+        self.cookie = saved_cookie;
     }
 
     fn do_actions(&mut self, acts: &[Action]) {
         for (i, a) in acts.iter().enumerate() {
-            if self.exit || self.frozen.is_some() {
+            if self.exit || self.frozen.is_some() || self.paused.is_some() {
                 break;
             }
             if self.env.trace && !matches!(a, Action::Note(_)) {
@@ -533,6 +728,16 @@ impl Ctx<'_, '_> {
                 }
             }
             self.do_action(a);
+            if let Some(p) = self.paused.as_mut() {
+                if i + 1 < acts.len() {
+                    p.segments.push(Segment {
+                        table_id: self.table,
+                        cookie: self.cookie,
+                        actions: acts[i + 1..].to_vec(),
+                    });
+                }
+                break;
+            }
         }
     }
 
@@ -666,6 +871,9 @@ impl Ctx<'_, '_> {
         self.depth += 1;
         self.do_actions(&acts);
         self.depth -= 1;
+        if self.paused.is_some() {
+            self.finish_pause(Vec::new());
+        }
         self.key = saved_key;
         self.action_set = saved_set;
         self.exit = false;
@@ -892,6 +1100,7 @@ impl Ctx<'_, '_> {
                 }
             }
             Action::Controller { reason, .. } => self.controller(*reason),
+            Action::Controller2(c) if c.pause => self.pause(c),
             Action::Controller2(c) => self.controller(c.reason.unwrap_or(1)),
             Action::Exit => self.exit = true,
             Action::Clone(acts) => {
@@ -901,6 +1110,9 @@ impl Ctx<'_, '_> {
                 let saved_odp = std::mem::take(&mut self.odp);
                 self.depth += 1;
                 self.do_actions(acts);
+                if self.paused.is_some() {
+                    self.finish_pause(Vec::new());
+                }
                 self.commit();
                 self.depth -= 1;
                 let sub = std::mem::replace(&mut self.odp, saved_odp);
@@ -1346,6 +1558,8 @@ pub struct Pipeline {
     pub groups: parking_lot::RwLock<GroupTable>,
     /// Meters.
     pub meters: parking_lot::RwLock<MeterTable>,
+    /// Geneve option to `tun_metadataN` mappings.
+    pub tlv: parking_lot::RwLock<crate::tlv::TlvTable>,
 }
 
 impl Pipeline {
@@ -1358,6 +1572,7 @@ impl Pipeline {
             recirc: Mutex::new(RecircTable::default()),
             groups: parking_lot::RwLock::new(GroupTable::new()),
             meters: parking_lot::RwLock::new(MeterTable::new()),
+            tlv: parking_lot::RwLock::new(crate::tlv::TlvTable::new()),
         }
     }
 
@@ -1408,6 +1623,16 @@ impl Pipeline {
         actions: &[Action],
         now_ns: u64,
     ) -> XlateOut {
+        self.xlate_from(now_ns, |env| xlate_packet_out(env, flow, in_port, actions))
+    }
+
+    /// Resumes a paused translation (see [`xlate_resume`]); NORMAL learns.
+    pub fn xlate_resume(&self, flow: &Flow, in_port: u32, r: Resume<'_>, now_ns: u64) -> XlateOut {
+        self.xlate_from(now_ns, |env| xlate_resume(env, flow, in_port, r))
+    }
+
+    /// Runs `f` with a learning environment, then applies what it learned.
+    fn xlate_from(&self, now_ns: u64, f: impl FnOnce(&XlateEnv<'_>) -> XlateOut) -> XlateOut {
         let tables = self.tables.read();
         let ports = self.ports.read();
         let groups = self.groups.read();
@@ -1423,7 +1648,7 @@ impl Pipeline {
             learn: true,
             trace: false,
         };
-        let x = xlate_packet_out(&env, flow, in_port, actions);
+        let x = f(&env);
         drop((tables, ports, groups, meters));
         self.apply_learned(&x.learned, now_ns);
         x

@@ -240,6 +240,7 @@ impl Ctx<'_, '_> {
                 depth,
                 exit: false,
                 table: 0,
+                cookie: 0,
                 action_set: Vec::new(),
                 pending_goto: None,
                 frozen: None,
@@ -248,6 +249,7 @@ impl Ctx<'_, '_> {
                 // flows would belong to the peer's tables, which this
                 // translation only reads.
                 learned: Vec::new(),
+                paused: None,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();

@@ -631,3 +631,5 @@ fn group_select_dp_hash_from_the_action_set() {
         vec![OdpAction::Output(12)]
     );
 }
+
+mod pause;

@@ -500,3 +500,41 @@ pub fn tcp_transfer_checked(a: &Ns, b: &Ns, n: usize) {
     );
     assert_eq!(server_out.trim(), format!("{n} -1"));
 }
+
+/// `ovs-ofctl ARGS` running in the background (e.g. `monitor`) against the
+/// test's run directory, stdout and stderr in `<dir>/<name>.out`; killed
+/// (by its own handle) on drop.
+pub struct OfctlBg(Child, PathBuf);
+
+impl OfctlBg {
+    /// Starts `ovs-ofctl ARGS`.
+    pub fn start(e: &Env, name: &str, args: &[&str]) -> OfctlBg {
+        let path = e.dir.join(format!("{name}.out"));
+        let f = std::fs::File::create(&path).unwrap();
+        let child = Command::new("ovs-ofctl")
+            .env("OVS_RUNDIR", &e.dir)
+            .args(args)
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        OfctlBg(child, path)
+    }
+
+    /// Everything it printed so far.
+    pub fn out(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
+    }
+
+    /// True once its output contains `what` (waits up to 10 s).
+    pub fn wait_for(&self, what: &str) -> bool {
+        wait_for(10, || self.out().contains(what).then_some(())).is_some()
+    }
+}
+
+impl Drop for OfctlBg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
