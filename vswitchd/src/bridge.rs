@@ -858,6 +858,7 @@ impl Switch {
                                 &f.actions,
                                 f.stats.packets,
                                 f.stats.bytes,
+                                f.stats.tcp_flags,
                             )
                     }
                 };

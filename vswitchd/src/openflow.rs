@@ -55,13 +55,16 @@ pub struct OfPort {
 pub enum AsyncEvent {
     /// OFPT_PACKET_IN / NXT_PACKET_IN2 (`controller` action).
     PacketIn {
-        /// The frame.
+        /// The frame, truncated to the controller action's `max_len`.
         data: Vec<u8>,
+        /// Length of the whole frame, bytes (`total_len`).
+        total_len: u32,
         /// OFPR_* reason.
         reason: u8,
         /// Table that sent it.
         table_id: u8,
-        /// Cookie of the rule (0: unknown).
+        /// Cookie of the rule that sent it (`u64::MAX`: none, e.g. a
+        /// packet-out).
         cookie: u64,
         /// OpenFlow ingress port.
         in_port: u32,
@@ -521,6 +524,8 @@ impl BridgeNormal for OpenFlowBridge {
     fn upcall(&self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
         let x = self.pipe.xlate(flow, self.now_ns(), true, false);
         self.credit(&x, 1, pkt.len() as u64);
+        self.pipe
+            .apply_fin_timeouts(&x.fin_timeouts, flow.get(fields::TCP_FLAGS) as u16);
         Ok(Upcall {
             actions: x.actions,
             mask: Some(x.mask),
@@ -540,6 +545,7 @@ impl BridgeNormal for OpenFlowBridge {
         actions: &[OdpAction],
         packets: u64,
         bytes: u64,
+        tcp_flags: u16,
     ) -> bool {
         let x = self.pipe.xlate(key, self.now_ns(), false, false);
         let (dp, db) = {
@@ -555,6 +561,9 @@ impl BridgeNormal for OpenFlowBridge {
             // Traffic through a flow that learns keeps the learned flows
             // fresh (OVS runs learn again when pushing stats, XC_LEARN).
             self.pipe.apply_learned(&x.learned, self.now_ns());
+            // FIN/RST seen by the megaflow shortens fin_timeout rules' life
+            // (OVS XC_FIN_TIMEOUT when pushing stats).
+            self.pipe.apply_fin_timeouts(&x.fin_timeouts, tcp_flags);
         }
         let narrower = (0..dp_core::flow::FLOW_WORDS).all(|i| x.mask.w[i] & !mask.w[i] == 0);
         x.actions == actions && narrower
@@ -662,24 +671,28 @@ impl BridgeNormal for OpenFlowBridge {
     }
 
     fn userspace(&self, action: &dp_core::actions::UserspaceAction, pkt: Box<DpPacket>) {
-        // xlate's controller cookie: [1, table, reason, 0].
-        let Some(u) = action.userdata.as_deref() else {
+        // xlate's controller cookie (`controller_userdata`).
+        let Some(c) = action
+            .userdata
+            .as_deref()
+            .and_then(ofproto::xlate::parse_controller_userdata)
+        else {
             return;
         };
-        if u.len() < 3 || u[0] != 1 {
-            return;
-        }
         let in_port = self
             .pipe
             .ports
             .read()
             .ofport(pkt.md.in_port)
             .unwrap_or(ofproto::ofp::actions::OFPP_ANY);
+        let data = pkt.data();
+        let n = data.len().min(c.max_len as usize);
         self.publish(&AsyncEvent::PacketIn {
-            data: pkt.data().to_vec(),
-            reason: u[2],
-            table_id: u[1],
-            cookie: 0,
+            data: data[..n].to_vec(),
+            total_len: data.len() as u32,
+            reason: c.reason,
+            table_id: c.table,
+            cookie: c.cookie,
             in_port,
         });
     }

@@ -248,6 +248,11 @@ impl Ctx<'_, '_> {
                 // flows would belong to the peer's tables, which this
                 // translation only reads.
                 learned: Vec::new(),
+                fin_timeouts: Vec::new(),
+                rule: None,
+                orig_prio: packet.get(f::SKB_PRIORITY),
+                tail: None,
+                cpl_done: false,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();

@@ -29,6 +29,8 @@ fn mac_learn(cookie: u64, delete_learned: bool) -> Learn {
         table_id: 10,
         fin_idle_timeout: 0,
         fin_hard_timeout: 0,
+        limit: 0,
+        result_dst: None,
         specs: vec![
             LearnSpec {
                 header: 48,
@@ -92,6 +94,8 @@ fn load_and_immediate_specs_and_local_port() {
         table_id: 5,
         fin_idle_timeout: 0,
         fin_hard_timeout: 0,
+        limit: 0,
+        result_dst: None,
         specs: vec![
             LearnSpec {
                 header: 1 << 13 | 16,
