@@ -58,8 +58,8 @@ pub trait BridgeNormal: Send + Sync {
     /// cached any more.
     fn revalidate(&self, key: &Flow) -> Option<Vec<OdpAction>>;
     /// Revalidates one installed megaflow (key as installed, its mask and
-    /// actions, and its cumulative statistics, `tcp_flags` the OR of the
-    /// TCP flags it saw): true to keep it. The
+    /// actions, and its cumulative statistics, TCP flags included): true
+    /// to keep it. The
     /// default keeps it when [`BridgeNormal::revalidate`] gives the same
     /// actions; the OpenFlow pipeline also requires that the fresh mask is
     /// not wider than the installed one, and credits rule statistics.
@@ -69,11 +69,9 @@ pub trait BridgeNormal: Send + Sync {
         key: &Flow,
         mask: &Flow,
         actions: &[OdpAction],
-        packets: u64,
-        bytes: u64,
-        tcp_flags: u16,
+        stats: &dp_core::matches::FlowStats,
     ) -> bool {
-        let _ = (ufid, mask, packets, bytes, tcp_flags);
+        let _ = (ufid, mask, stats);
         self.revalidate(key).as_deref() == Some(actions)
     }
     /// Refreshes what an active flow keeps alive (the source MAC's age).

@@ -543,10 +543,9 @@ impl BridgeNormal for OpenFlowBridge {
         key: &Flow,
         mask: &Flow,
         actions: &[OdpAction],
-        packets: u64,
-        bytes: u64,
-        tcp_flags: u16,
+        stats: &dp_core::matches::FlowStats,
     ) -> bool {
+        let (packets, bytes) = (stats.packets, stats.bytes);
         let x = self.pipe.xlate(key, self.now_ns(), false, false);
         let (dp, db) = {
             let mut c = self.credited.lock();
@@ -563,7 +562,8 @@ impl BridgeNormal for OpenFlowBridge {
             self.pipe.apply_learned(&x.learned, self.now_ns());
             // FIN/RST seen by the megaflow shortens fin_timeout rules' life
             // (OVS XC_FIN_TIMEOUT when pushing stats).
-            self.pipe.apply_fin_timeouts(&x.fin_timeouts, tcp_flags);
+            self.pipe
+                .apply_fin_timeouts(&x.fin_timeouts, stats.tcp_flags);
         }
         let narrower = (0..dp_core::flow::FLOW_WORDS).all(|i| x.mask.w[i] & !mask.w[i] == 0);
         x.actions == actions && narrower
