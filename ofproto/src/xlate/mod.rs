@@ -21,6 +21,15 @@
 //! bridge's [`RecircTable`]; the recirculated upcall (`recirc_id=ID` in its
 //! key) resumes in table N with that state. Identical states share an id, so
 //! revalidation reproduces the same actions.
+//!
+//! `check_pkt_larger(N)->DST` becomes `check_pkt_len(size=N,gt(..),le(..))`:
+//! the rest of the action list and of the rule (action set writes, goto) is
+//! translated once with DST=1 and once with DST=0, each branch ending its
+//! own pipeline (OVS `xlate_check_pkt_larger()`); the caller's actions after
+//! a resubmit follow the `check_pkt_len`. `set_queue`/`enqueue` set
+//! `skb_priority` to the queue number (dpif-netdev's queue-to-priority map),
+//! `fin_timeout` is reported in [`XlateOut::fin_timeouts`], and `learn` with
+//! a `limit` learns only below it, writing the outcome to its `result_dst`.
 
 pub mod format;
 pub mod multipath;
