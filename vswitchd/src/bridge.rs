@@ -897,14 +897,7 @@ impl Switch {
                             b.touch(&f.m.key);
                         }
                         now.saturating_sub(used) <= max_idle
-                            && b.revalidate_flow(
-                                &f.ufid,
-                                &f.m.key,
-                                &f.m.mask,
-                                &f.actions,
-                                f.stats.packets,
-                                f.stats.bytes,
-                            )
+                            && b.revalidate_flow(&f.ufid, &f.m.key, &f.m.mask, &f.actions, &f.stats)
                     }
                 };
                 if !keep {

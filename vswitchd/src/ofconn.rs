@@ -46,6 +46,7 @@ use ofproto::ofp::error::ErrorCode;
 use ofproto::ofp::flow::Match;
 use ofproto::ofp::flow::{FlowRemoved, PacketIn};
 use ofproto::ofp::hello::negotiate;
+use ofproto::ofp::match10::Match10;
 use ofproto::ofp::msgs::{ErrorMsg, Message};
 use ofproto::ofp::multipart::{
     mp_type, Desc, FlowStats, FlowStatsRequest, GroupDesc, GroupStats, MeterConfig, MeterStats,
@@ -291,6 +292,9 @@ struct AsyncCfg {
     miss_send_len: u16,
     /// NXT_SET_PACKET_IN_FORMAT: 0 standard, 1 NXM, 2 NXT_PACKET_IN2.
     pin_format: u32,
+    /// NXT_SET_FLOW_FORMAT: NXFF_OPENFLOW10 0, NXFF_NXM 2 (OpenFlow 1.0
+    /// connections; picks OFPT_FLOW_REMOVED or NXT_FLOW_REMOVED).
+    flow_format: u32,
 }
 
 /// The sending side of a connection, shared with the bridge for
@@ -327,6 +331,7 @@ impl AsyncSink for Sink {
         let msg = match ev {
             AsyncEvent::PacketIn {
                 data,
+                total_len,
                 reason,
                 table_id,
                 cookie,
@@ -344,7 +349,7 @@ impl AsyncSink for Sink {
                 if cfg.pin_format == 0 {
                     Message::PacketIn(PacketIn {
                         buffer_id: u32::MAX,
-                        total_len: data.len().min(0xffff) as u16,
+                        total_len: (*total_len).min(0xffff) as u16,
                         reason: *reason,
                         table_id: *table_id,
                         cookie: *cookie,
@@ -360,7 +365,7 @@ impl AsyncSink for Sink {
                     let p = |ptype: u16, value: Vec<u8>| Prop { ptype, value };
                     let mut props = vec![
                         p(nxpint::PACKET, data.clone()),
-                        p(nxpint::FULL_LEN, (data.len() as u32).to_be_bytes().to_vec()),
+                        p(nxpint::FULL_LEN, total_len.to_be_bytes().to_vec()),
                         p(nxpint::TABLE_ID, vec![*table_id]),
                         p(nxpint::COOKIE, ck),
                         p(nxpint::REASON, vec![*reason]),
@@ -386,11 +391,14 @@ impl AsyncSink for Sink {
                 reason,
                 duration_ns,
             } => {
-                if v == 1 {
-                    // OF1.0 flow-removed needs an ofp10 match; not sent.
-                    return true;
-                }
-                Message::FlowRemoved(FlowRemoved {
+                let nxm = v == 1 && cfg.flow_format == ofproto::ofp::nicira::NXFF_NXM;
+                let match_ = if v == 1 && !nxm {
+                    // OpenFlow 1.0.0 section 5.4.2: the ofp10 match.
+                    Match::Of10(Match10::from_fields(&rule.oxm(true)))
+                } else {
+                    Match::Oxm(rule.oxm(nxm))
+                };
+                let fr = FlowRemoved {
                     cookie: rule.cookie,
                     priority: rule.priority,
                     reason: *reason,
@@ -401,8 +409,13 @@ impl AsyncSink for Sink {
                     hard_timeout: rule.hard_timeout,
                     packet_count: rule.packets.load(Ordering::Relaxed),
                     byte_count: rule.bytes.load(Ordering::Relaxed),
-                    match_: Match::Oxm(rule.oxm(false)),
-                })
+                    match_,
+                };
+                if nxm {
+                    Message::Nx(NxMsg::FlowRemoved(fr))
+                } else {
+                    Message::FlowRemoved(fr)
+                }
             }
             AsyncEvent::PortStatus { reason, port } => Message::PortStatus(PortStatus {
                 reason: *reason,
@@ -768,7 +781,11 @@ impl Conn {
                     self.sink.cfg.lock().pin_format = f;
                     true
                 }
-                NxMsg::SetFlowFormat(_) | NxMsg::SetControllerId(_) => true,
+                NxMsg::SetFlowFormat(f) => {
+                    self.sink.cfg.lock().flow_format = f;
+                    true
+                }
+                NxMsg::SetControllerId(_) => true,
                 NxMsg::RoleRequest(r) => {
                     // NX_ROLE_OTHER 0, MASTER 1, SLAVE 2 (no generation_id).
                     let role = match r {

@@ -58,7 +58,8 @@ pub trait BridgeNormal: Send + Sync {
     /// cached any more.
     fn revalidate(&self, key: &Flow) -> Option<Vec<OdpAction>>;
     /// Revalidates one installed megaflow (key as installed, its mask and
-    /// actions, and its cumulative statistics): true to keep it. The
+    /// actions, and its cumulative statistics, TCP flags included): true
+    /// to keep it. The
     /// default keeps it when [`BridgeNormal::revalidate`] gives the same
     /// actions; the OpenFlow pipeline also requires that the fresh mask is
     /// not wider than the installed one, and credits rule statistics.
@@ -68,10 +69,9 @@ pub trait BridgeNormal: Send + Sync {
         key: &Flow,
         mask: &Flow,
         actions: &[OdpAction],
-        packets: u64,
-        bytes: u64,
+        stats: &dp_core::matches::FlowStats,
     ) -> bool {
-        let _ = (ufid, mask, packets, bytes);
+        let _ = (ufid, mask, stats);
         self.revalidate(key).as_deref() == Some(actions)
     }
     /// Refreshes what an active flow keeps alive (the source MAC's age).

@@ -77,13 +77,16 @@ pub struct OfPort {
 pub enum AsyncEvent {
     /// OFPT_PACKET_IN / NXT_PACKET_IN2 (`controller` action).
     PacketIn {
-        /// The frame.
+        /// The frame, truncated to the controller action's `max_len`.
         data: Vec<u8>,
+        /// Length of the whole frame, bytes (`total_len`).
+        total_len: u32,
         /// OFPR_* reason.
         reason: u8,
         /// Table that sent it.
         table_id: u8,
-        /// Cookie of the rule (0: unknown).
+        /// Cookie of the rule that sent it (`u64::MAX`: none, e.g. a
+        /// packet-out).
         cookie: u64,
         /// OpenFlow ingress port.
         in_port: u32,
@@ -685,6 +688,8 @@ impl BridgeNormal for OpenFlowBridge {
     fn upcall(&self, pkt: &DpPacket, flow: &Flow) -> Result<Upcall, String> {
         let x = self.xlate_flow(flow, true, false);
         self.credit(&x, 1, pkt.len() as u64);
+        self.pipe
+            .apply_fin_timeouts(&x.fin_timeouts, flow.get(fields::TCP_FLAGS) as u16);
         Ok(Upcall {
             actions: x.actions,
             mask: Some(x.mask),
@@ -702,9 +707,9 @@ impl BridgeNormal for OpenFlowBridge {
         key: &Flow,
         mask: &Flow,
         actions: &[OdpAction],
-        packets: u64,
-        bytes: u64,
+        stats: &dp_core::matches::FlowStats,
     ) -> bool {
+        let (packets, bytes) = (stats.packets, stats.bytes);
         let x = self.xlate_flow(key, false, false);
         let (dp, db) = {
             let mut c = self.credited.lock();
@@ -719,6 +724,10 @@ impl BridgeNormal for OpenFlowBridge {
             // Traffic through a flow that learns keeps the learned flows
             // fresh (OVS runs learn again when pushing stats, XC_LEARN).
             self.pipe.apply_learned(&x.learned, self.now_ns());
+            // FIN/RST seen by the megaflow shortens fin_timeout rules' life
+            // (OVS XC_FIN_TIMEOUT when pushing stats).
+            self.pipe
+                .apply_fin_timeouts(&x.fin_timeouts, stats.tcp_flags);
         }
         let narrower = (0..dp_core::flow::FLOW_WORDS).all(|i| x.mask.w[i] & !mask.w[i] == 0);
         x.actions == actions && narrower
@@ -826,18 +835,30 @@ impl BridgeNormal for OpenFlowBridge {
     }
 
     fn userspace(&self, action: &dp_core::actions::UserspaceAction, pkt: Box<DpPacket>) {
-        // xlate's controller cookie: [1, table, reason, 0], or for a
-        // paused translation [2, table, reason, 0, id].
+        // xlate's controller cookie: `controller_userdata` ([1, table,
+        // reason, 0, max_len, 0, 0, cookie]) or, for a paused translation,
+        // `pause_userdata` ([2, table, reason, 0, id]).
         let Some(u) = action.userdata.as_deref() else {
             return;
         };
-        if u.len() < 3 || (u[0] != 1 && u[0] != 2) {
-            return;
-        }
-        let paused = pause_id_of(u).and_then(|id| self.pipe.recirc.lock().paused(id));
-        if u[0] == 2 && paused.is_none() {
-            return;
-        }
+        let (c, paused) = if u.first() == Some(&2) && u.len() >= 3 {
+            let Some(p) = pause_id_of(u).and_then(|id| self.pipe.recirc.lock().paused(id)) else {
+                return;
+            };
+            // A paused packet goes whole: NXT_RESUME needs all of it back.
+            let c = ofproto::xlate::ControllerCookie {
+                table: u[1],
+                reason: u[2],
+                max_len: u16::MAX,
+                cookie: p.cookie,
+            };
+            (c, Some(p))
+        } else {
+            match ofproto::xlate::parse_controller_userdata(u) {
+                Some(c) => (c, None),
+                None => return,
+            }
+        };
         let in_port = match &paused {
             Some(p) => p.in_port,
             None => self
@@ -847,12 +868,14 @@ impl BridgeNormal for OpenFlowBridge {
                 .ofport(pkt.md.in_port)
                 .unwrap_or(ofproto::ofp::actions::OFPP_ANY),
         };
-        // A paused packet goes whole: NXT_RESUME needs all of it back.
+        let data = pkt.data();
+        let n = data.len().min(c.max_len as usize);
         self.publish(&AsyncEvent::PacketIn {
-            data: pkt.data().to_vec(),
-            reason: u[2],
-            table_id: u[1],
-            cookie: paused.as_ref().map_or(0, |p| p.cookie),
+            data: data[..n].to_vec(),
+            total_len: data.len() as u32,
+            reason: c.reason,
+            table_id: c.table,
+            cookie: c.cookie,
             in_port,
             paused: paused.map(|p| (p, self.uuid)),
         });

@@ -238,4 +238,91 @@ impl Match10 {
         }
         OxmMatch { fields: v }
     }
+
+    /// The OpenFlow 1.0 form of a field list (the inverse of
+    /// [`Match10::to_fields`]), as OVS `ofputil_match_to_ofp10_match()`:
+    /// fields `ofp_match` cannot express (registers, IPv6, masked MACs,
+    /// ...) are left out, so the result may match more.
+    pub fn from_fields(m: &OxmMatch) -> Match10 {
+        let mut o = Match10::default();
+        let mut w = OFPFW10_ALL;
+        let be = |b: &[u8]| b.iter().take(8).fold(0u64, |a, &x| a << 8 | x as u64);
+        for f in &m.fields {
+            let v = be(&f.value);
+            let mask = f.mask.as_deref().map(be);
+            match (f.field, mask) {
+                (Field::InPort, None) => {
+                    o.in_port = if f.value.len() == 2 {
+                        v as u16
+                    } else {
+                        super::actions::port_to_of10(v as u32)
+                    };
+                    w &= !OFPFW10_IN_PORT;
+                }
+                (Field::EthSrc, None) => {
+                    o.dl_src.copy_from_slice(&f.value[..6]);
+                    w &= !OFPFW10_DL_SRC;
+                }
+                (Field::EthDst, None) => {
+                    o.dl_dst.copy_from_slice(&f.value[..6]);
+                    w &= !OFPFW10_DL_DST;
+                }
+                (Field::EthType, None) => {
+                    o.dl_type = v as u16;
+                    w &= !OFPFW10_DL_TYPE;
+                }
+                (Field::VlanTci, mk) => {
+                    let mk = mk.unwrap_or(0xffff) as u16;
+                    let tci = v as u16;
+                    if mk & 0x1fff == 0x1fff {
+                        o.dl_vlan = if tci & 0x1000 == 0 {
+                            0xffff
+                        } else {
+                            tci & 0xfff
+                        };
+                        w &= !OFPFW10_DL_VLAN;
+                    }
+                    if mk & 0xf000 == 0xf000 && tci & 0x1000 != 0 {
+                        o.dl_vlan_pcp = (tci >> 13) as u8;
+                        w &= !OFPFW10_DL_VLAN_PCP;
+                    }
+                }
+                (Field::NwTos, None) | (Field::IpDscp, None) => {
+                    o.nw_tos = if f.field == Field::IpDscp {
+                        (v as u8) << 2
+                    } else {
+                        v as u8 & 0xfc
+                    };
+                    w &= !OFPFW10_NW_TOS;
+                }
+                (Field::IpProto, None) | (Field::ArpOp, None) => {
+                    o.nw_proto = v as u8;
+                    w &= !OFPFW10_NW_PROTO;
+                }
+                (Field::Ipv4Src | Field::ArpSpa, mk) | (Field::Ipv4Dst | Field::ArpTpa, mk) => {
+                    let mk = mk.unwrap_or(0xffff_ffff) as u32;
+                    let wild = mk.trailing_zeros().min(32);
+                    let src = matches!(f.field, Field::Ipv4Src | Field::ArpSpa);
+                    let (shift, val) = if src {
+                        (OFPFW10_NW_SRC_SHIFT, &mut o.nw_src)
+                    } else {
+                        (OFPFW10_NW_DST_SHIFT, &mut o.nw_dst)
+                    };
+                    *val = v as u32 & mk;
+                    w = (w & !(0x3f << shift)) | (wild << shift);
+                }
+                (Field::TcpSrc | Field::UdpSrc | Field::SctpSrc | Field::Icmpv4Type, None) => {
+                    o.tp_src = v as u16;
+                    w &= !OFPFW10_TP_SRC;
+                }
+                (Field::TcpDst | Field::UdpDst | Field::SctpDst | Field::Icmpv4Code, None) => {
+                    o.tp_dst = v as u16;
+                    w &= !OFPFW10_TP_DST;
+                }
+                _ => {}
+            }
+        }
+        o.wildcards = w;
+        o
+    }
 }

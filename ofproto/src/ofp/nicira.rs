@@ -5,7 +5,7 @@
 
 use super::actions::{decode_actions, port_from_of10, port_to_of10};
 use super::error::{fail, ErrorCode, OfpError};
-use super::flow::{FlowMod, Match};
+use super::flow::{FlowMod, FlowRemoved, Match};
 use super::instructions::{encode_instructions, of10_actions_to_instructions};
 use super::oxm::OxmMatch;
 use super::wire::{pad8, Rd, Wr};
@@ -17,6 +17,7 @@ pub mod nxt {
     pub const ROLE_REPLY: u32 = 11;
     pub const SET_FLOW_FORMAT: u32 = 12;
     pub const FLOW_MOD: u32 = 13;
+    pub const FLOW_REMOVED: u32 = 14;
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
     pub const SET_PACKET_IN_FORMAT: u32 = 16;
     pub const SET_CONTROLLER_ID: u32 = 20;
@@ -116,6 +117,14 @@ pub enum NxMsg {
     /// NXT_RESUME: the properties of the NXT_PACKET_IN2 being resumed
     /// (packet, metadata, NXPINT_CONTINUATION; OVS `ofputil_encode_resume`).
     Resume(Vec<Prop>),
+    /// NXT_FLOW_REMOVED (`nx_flow_removed`: `cookie u64, priority u16,
+    /// reason u8, table_id u8 (table + 1; 0 unknown), duration_sec u32,
+    /// duration_nsec u32, idle_timeout u16, match_len u16, packet_count u64,
+    /// byte_count u64`, NXM match padded to 8), sent instead of
+    /// OFPT_FLOW_REMOVED to OpenFlow 1.0 connections that chose the NXM flow
+    /// format. `table_id` here is the real table; `hard_timeout` is not on
+    /// the wire.
+    FlowRemoved(FlowRemoved),
 }
 
 fn read_maps(r: &mut Rd<'_>) -> Result<Vec<TlvMap>, OfpError> {
@@ -224,6 +233,32 @@ impl NxMsg {
                 }
             }
             nxt::TLV_TABLE_REQUEST => NxMsg::TlvTableRequest,
+            nxt::FLOW_REMOVED => {
+                let cookie = r.u64()?;
+                let priority = r.u16()?;
+                let reason = r.u8()?;
+                let table_id = r.u8()?.wrapping_sub(1);
+                let duration_sec = r.u32()?;
+                let duration_nsec = r.u32()?;
+                let idle_timeout = r.u16()?;
+                let match_len = r.u16()? as usize;
+                let packet_count = r.u64()?;
+                let byte_count = r.u64()?;
+                let m = OxmMatch::decode_tlvs(r.bytes(match_len)?)?;
+                NxMsg::FlowRemoved(FlowRemoved {
+                    cookie,
+                    priority,
+                    reason,
+                    table_id,
+                    duration_sec,
+                    duration_nsec,
+                    idle_timeout,
+                    hard_timeout: 0,
+                    packet_count,
+                    byte_count,
+                    match_: Match::Oxm(m),
+                })
+            }
             nxt::TLV_TABLE_REPLY => {
                 let max_option_space = r.u32()?;
                 let max_fields = r.u16()?;
@@ -306,6 +341,25 @@ impl NxMsg {
                 write_maps(maps, w);
             }
             NxMsg::TlvTableRequest => w.u32(nxt::TLV_TABLE_REQUEST),
+            NxMsg::FlowRemoved(f) => {
+                w.u32(nxt::FLOW_REMOVED);
+                w.u64(f.cookie);
+                w.u16(f.priority);
+                w.u8(f.reason);
+                w.u8(f.table_id.wrapping_add(1));
+                w.u32(f.duration_sec);
+                w.u32(f.duration_nsec);
+                w.u16(f.idle_timeout);
+                let at = w.len();
+                w.u16(0);
+                w.u64(f.packet_count);
+                w.u64(f.byte_count);
+                let start = w.len();
+                f.match_.fields().encode_tlvs(w);
+                let n = (w.len() - start) as u16;
+                w.set_u16(at, n);
+                w.pad_from(start, 8);
+            }
             NxMsg::TlvTableReply {
                 max_option_space,
                 max_fields,

@@ -84,9 +84,12 @@ pub enum LearnSrc {
     Immediate(Vec<u8>),
 }
 
-/// NXAST_LEARN body.
+/// NXAST_LEARN / NXAST_LEARN2 body (`nicira-ext.h` `nx_action_learn`,
+/// `nx_action_learn2`). A learn with a nonzero `limit` or a `result_dst`
+/// (flag NX_LEARN_F_WRITE_RESULT) is spelled as NXAST_LEARN2, as OVS
+/// `encode_LEARN()` does.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Learn {
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -98,6 +101,13 @@ pub struct Learn {
     pub fin_idle_timeout: u16,
     pub fin_hard_timeout: u16,
     pub specs: Vec<LearnSpec>,
+    /// NXAST_LEARN2 `limit`: at most this many flows in `table_id` with
+    /// `cookie` are learned (0: no limit).
+    pub limit: u32,
+    /// NXAST_LEARN2 result destination (field header, bit offset): 1 is
+    /// written to that bit when the flow was learned, 0 when the limit
+    /// stopped it. Present iff NX_LEARN_F_WRITE_RESULT is in `flags`.
+    pub result_dst: Option<(OxmHeader, u16)>,
 }
 
 /// NXAST_CT body.
@@ -169,6 +179,7 @@ pub mod subtype {
     pub const RESUBMIT_TABLE: u16 = 14;
     pub const OUTPUT_REG: u16 = 15;
     pub const LEARN: u16 = 16;
+    pub const LEARN2: u16 = 45;
     pub const EXIT: u16 = 17;
     pub const DEC_TTL: u16 = 18;
     pub const FIN_TIMEOUT: u16 = 19;
@@ -340,7 +351,8 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
                 v2: true,
             }
         }
-        LEARN => Action::Learn(Box::new(decode_learn(a)?)),
+        LEARN => Action::Learn(Box::new(decode_learn(a, false)?)),
+        LEARN2 => Action::Learn(Box::new(decode_learn(a, true)?)),
         EXIT => Action::Exit,
         DEC_TTL if of10 => Action::DecNwTtl,
         DEC_TTL_CNT_IDS => {
@@ -487,7 +499,14 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
     Ok(act)
 }
 
-fn decode_learn(a: &mut Rd<'_>) -> Result<Learn, OfpError> {
+/// NX_LEARN_F_WRITE_RESULT (NXAST_LEARN2 only).
+pub const NX_LEARN_F_WRITE_RESULT: u16 = 1 << 2;
+
+/// Decodes an NXAST_LEARN body, or with `v2` an NXAST_LEARN2 body (the
+/// NXAST_LEARN fields, then `limit: u32, result_dst_ofs: u16, pad[2]` and,
+/// with NX_LEARN_F_WRITE_RESULT, the result field's header; OVS
+/// `decode_NXAST_RAW_LEARN2()`).
+fn decode_learn(a: &mut Rd<'_>, v2: bool) -> Result<Learn, OfpError> {
     let idle_timeout = a.u16()?;
     let hard_timeout = a.u16()?;
     let priority = a.u16()?;
@@ -497,6 +516,24 @@ fn decode_learn(a: &mut Rd<'_>) -> Result<Learn, OfpError> {
     a.skip(1)?;
     let fin_idle_timeout = a.u16()?;
     let fin_hard_timeout = a.u16()?;
+    let (mut limit, mut result_dst) = (0, None);
+    if v2 {
+        limit = a.u32()?;
+        let ofs = a.u16()?;
+        if a.u16()? != 0 {
+            return arg_err("learn2: pad must be zero");
+        }
+        if flags & !7 != 0 {
+            return arg_err("learn2: unknown flags");
+        }
+        if flags & NX_LEARN_F_WRITE_RESULT != 0 {
+            result_dst = Some((OxmHeader::read(a)?, ofs));
+        } else if ofs != 0 {
+            return arg_err("learn2: result_dst_ofs without result_dst");
+        }
+    } else if flags & NX_LEARN_F_WRITE_RESULT != 0 {
+        return arg_err("learn: write_result needs NXAST_LEARN2");
+    }
     let mut specs = Vec::new();
     while a.remaining() >= 2 {
         let header = a.u16()?;
@@ -533,6 +570,8 @@ fn decode_learn(a: &mut Rd<'_>) -> Result<Learn, OfpError> {
         fin_idle_timeout,
         fin_hard_timeout,
         specs,
+        limit,
+        result_dst,
     })
 }
 

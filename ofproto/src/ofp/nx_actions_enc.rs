@@ -143,7 +143,8 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             }
         }
         Action::Learn(l) => {
-            hdr(w, LEARN);
+            let v2 = l.limit != 0 || l.result_dst.is_some();
+            hdr(w, if v2 { LEARN2 } else { LEARN });
             w.u16(l.idle_timeout);
             w.u16(l.hard_timeout);
             w.u16(l.priority);
@@ -153,6 +154,14 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             w.zeros(1);
             w.u16(l.fin_idle_timeout);
             w.u16(l.fin_hard_timeout);
+            if v2 {
+                w.u32(l.limit);
+                w.u16(l.result_dst.as_ref().map_or(0, |d| d.1));
+                w.zeros(2);
+                if let Some((h, _)) = &l.result_dst {
+                    h.write(w);
+                }
+            }
             for s in &l.specs {
                 w.u16(s.header);
                 match &s.src {

@@ -218,6 +218,14 @@ impl Tables {
     /// place or added. Returns true if the tables changed (the version was
     /// bumped).
     pub fn learn(&mut self, fm: &FlowModSpec, now_ns: u64) -> bool {
+        self.learn_limited(fm, 0, now_ns)
+    }
+
+    /// [`Tables::learn`] for a `learn` action with `limit` (NXAST_LEARN2;
+    /// 0: none): a flow not yet present is added only while fewer than
+    /// `limit` flows with its table and cookie exist (OVS
+    /// `ofproto_flow_mod_learn()`); an existing one is always refreshed.
+    pub fn learn_limited(&mut self, fm: &FlowModSpec, limit: u32, now_ns: u64) -> bool {
         let t = fm.table_id as usize;
         if t >= N_TABLES {
             return false;
@@ -227,6 +235,16 @@ impl Tables {
             .values()
             .find(|r| r.priority == fm.priority && r.mask == fm.mask && r.value == fm.value)
             .map(|r| r.id);
+        if existing.is_none() && limit != 0 {
+            let n = self.tables[t]
+                .rules
+                .values()
+                .filter(|r| r.cookie == fm.cookie)
+                .count();
+            if n as u64 >= limit as u64 {
+                return false;
+            }
+        }
         let Some(id) = existing else {
             let mut add = fm.clone();
             add.command = command::ADD;
@@ -253,6 +271,30 @@ impl Tables {
         let _ = self.flush_learned(delete_learned_cookies(&old));
         self.version += 1;
         true
+    }
+
+    /// Reduces rule `id` of `table`'s idle and hard timeouts to `idle` and
+    /// `hard` seconds (each only if nonzero and the rule's is 0 or larger;
+    /// OVS `ofproto_rule_reduce_timeouts__()`). True if one changed.
+    pub fn reduce_timeouts(&mut self, table: u8, id: u64, idle: u16, hard: u16) -> bool {
+        let Some(r) = self
+            .tables
+            .get_mut(table as usize)
+            .and_then(|t| t.rules.get_mut(&id))
+        else {
+            return false;
+        };
+        let reduce = |max: u16, cur: &mut u16| {
+            if max != 0 && (*cur == 0 || *cur > max) {
+                *cur = max;
+                true
+            } else {
+                false
+            }
+        };
+        let a = reduce(idle, &mut r.idle_timeout);
+        let b = reduce(hard, &mut r.hard_timeout);
+        a || b
     }
 
     /// For each `(table, cookie)` in `gone` that no remaining flow's

@@ -226,6 +226,20 @@ pub fn format_action(a: &Action) -> String {
             id,
         } => format!("conjunction({id},{}/{n_clauses})", *clause as u32 + 1),
         Action::Learn(l) => format!("learn(table={},priority={})", l.table_id, l.priority),
+        Action::CheckPktLarger {
+            pkt_len,
+            offset,
+            dst,
+        } => format!(
+            "check_pkt_larger({pkt_len})->{}[{offset}]",
+            field_name(dst.id.field().0)
+        ),
+        Action::SetQueue(q) => format!("set_queue:{q}"),
+        Action::PopQueue => "pop_queue".into(),
+        Action::Enqueue { port, queue_id } => format!("enqueue:{port}:{queue_id}"),
+        Action::FinTimeout { idle, hard } => {
+            format!("fin_timeout(idle_timeout={idle},hard_timeout={hard})")
+        }
         other => format!("{other:?}"),
     }
 }

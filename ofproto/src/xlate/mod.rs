@@ -36,6 +36,15 @@
 //! freezes only the rest of that clone or bucket (OVS `xlate_clone()`
 //! finishes the freeze there), and translation continues after it.
 //! [`xlate_resume`] runs a continuation sent back in NXT_RESUME.
+//!
+//! `check_pkt_larger(N)->DST` becomes `check_pkt_len(size=N,gt(..),le(..))`:
+//! the rest of the action list and of the rule (action set writes, goto) is
+//! translated once with DST=1 and once with DST=0, each branch ending its
+//! own pipeline (OVS `xlate_check_pkt_larger()`); the caller's actions after
+//! a resubmit follow the `check_pkt_len`. `set_queue`/`enqueue` set
+//! `skb_priority` to the queue number (dpif-netdev's queue-to-priority map),
+//! `fin_timeout` is reported in [`XlateOut::fin_timeouts`], and `learn` with
+//! a `limit` learns only below it, writing the outcome to its `result_dst`.
 
 pub mod format;
 pub mod multipath;
@@ -310,8 +319,24 @@ pub struct XlateOut {
     /// Rules and groups of other bridges, reached through patch ports.
     pub patched: Vec<PatchRules>,
     /// Flows the `learn` actions made, in order; applied (with
-    /// [`Tables::learn`]) only for upcalls, never for revalidation.
-    pub learned: Vec<FlowModSpec>,
+    /// [`Tables::learn_limited`]) only for upcalls, never for revalidation.
+    pub learned: Vec<Learned>,
+    /// `fin_timeout` actions met, as `(table, rule id, idle, hard)`
+    /// (seconds): when a packet of the megaflow carries TCP FIN or RST the
+    /// rule's timeouts are reduced ([`Pipeline::apply_fin_timeouts`], OVS
+    /// `xlate_fin_timeout()` and the xlate cache's XC_FIN_TIMEOUT).
+    pub fin_timeouts: Vec<(u8, u64, u16, u16)>,
+}
+
+/// A flow made by a `learn` action, with the action's `limit` (0: none):
+/// it is added only while fewer than `limit` flows with its table and
+/// cookie exist (NXAST_LEARN2, OVS `ofproto_flow_mod_learn()`).
+#[derive(Debug, Clone)]
+pub struct Learned {
+    /// The add-or-modify flow_mod.
+    pub fm: FlowModSpec,
+    /// The learn action's `limit`.
+    pub limit: u32,
 }
 
 struct Ctx<'a, 'e> {
@@ -337,11 +362,23 @@ struct Ctx<'a, 'e> {
     frozen: Option<Frozen>,
     /// Rules and groups hit in other bridges (patch ports).
     patched: Vec<PatchRules>,
-    /// Flows learned by `learn` actions.
-    learned: Vec<FlowModSpec>,
     /// `controller(pause)` froze the rest of the translation; levels add
     /// their remaining actions while unwinding.
     paused: Option<Paused>,
+    /// Flows learned by `learn` actions.
+    learned: Vec<Learned>,
+    /// `fin_timeout` actions met ([`XlateOut::fin_timeouts`]).
+    fin_timeouts: Vec<(u8, u64, u16, u16)>,
+    /// The rule being translated: `(table, id, cookie)`.
+    rule: Option<(u8, u64, u64)>,
+    /// `skb_priority` the packet arrived with (`pop_queue` restores it).
+    orig_prio: u64,
+    /// The instructions after apply-actions of the rule whose apply-actions
+    /// list starts now (taken by the first [`Ctx::do_actions`] call), so
+    /// that `check_pkt_larger` can translate the rest of the pipeline.
+    tail: Option<Vec<Instruction>>,
+    /// A `check_pkt_larger` translated the rest of the current rule.
+    cpl_done: bool,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -447,6 +484,11 @@ fn xlate_inner(
         patched: Vec::new(),
         learned: Vec::new(),
         paused: None,
+        fin_timeouts: Vec::new(),
+        rule: None,
+        orig_prio: flow.get(f::SKB_PRIORITY),
+        tail: None,
+        cpl_done: false,
     };
     if ok {
         if let Some(fr) = resume {
@@ -480,19 +522,7 @@ fn xlate_inner(
     } else {
         ctx.note("no such port or recirculation id: drop".to_string());
     }
-    // Header changes after the last output have no effect.
-    while matches!(
-        ctx.odp.last(),
-        Some(
-            OdpAction::SetMasked { .. }
-                | OdpAction::Set(_)
-                | OdpAction::PushVlan { .. }
-                | OdpAction::PopVlan
-                | OdpAction::Trunc(_)
-        )
-    ) {
-        ctx.odp.pop();
-    }
+    trim_trailing_sets(&mut ctx.odp);
     let mut mask = ctx.wc.flow;
     mask.set_exact(f::IN_PORT);
     mask.set_exact(f::RECIRC_ID);
@@ -504,6 +534,23 @@ fn xlate_inner(
         trace: ctx.trace,
         patched: ctx.patched,
         learned: ctx.learned,
+        fin_timeouts: ctx.fin_timeouts,
+    }
+}
+
+/// Drops header changes after the last output: they have no effect.
+fn trim_trailing_sets(odp: &mut Vec<OdpAction>) {
+    while matches!(
+        odp.last(),
+        Some(
+            OdpAction::SetMasked { .. }
+                | OdpAction::Set(_)
+                | OdpAction::PushVlan { .. }
+                | OdpAction::PopVlan
+                | OdpAction::Trunc(_)
+        )
+    ) {
+        odp.pop();
     }
 }
 
@@ -635,6 +682,7 @@ impl Ctx<'_, '_> {
         };
         self.cookie = rule.cookie;
         self.rules.push((table, rule.id));
+        let saved_rule = self.rule.replace((table, rule.id, rule.cookie));
         if env.trace {
             let m = format::format_match(&rule.value, &rule.mask);
             let m = if m.is_empty() {
@@ -663,9 +711,15 @@ impl Ctx<'_, '_> {
             _ => None,
         });
         let saved_goto = self.pending_goto.take();
+        let saved_cpl = std::mem::replace(&mut self.cpl_done, false);
+        let tail: Vec<Instruction> = ins
+            .iter()
+            .filter(|i| !matches!(i, Instruction::Meter(_) | Instruction::ApplyActions(_)))
+            .map(|i| (*i).clone())
+            .collect();
         let mut goto = None;
         for i in ins {
-            if self.exit {
+            if self.exit || self.cpl_done {
                 break;
             }
             match i {
@@ -675,7 +729,9 @@ impl Ctx<'_, '_> {
                     let a = a.clone();
                     self.depth += 1;
                     self.pending_goto = goto_of_rule;
+                    self.tail = Some(tail.clone());
                     self.do_actions(&a);
+                    self.tail = None;
                     self.pending_goto = None;
                     self.depth -= 1;
                 }
@@ -688,6 +744,10 @@ impl Ctx<'_, '_> {
             }
         }
         self.pending_goto = saved_goto;
+        if std::mem::replace(&mut self.cpl_done, saved_cpl) {
+            // check_pkt_larger translated the rest of this rule twice.
+            goto = None;
+        }
         if let (Some(n), Some(p)) = (goto, self.paused.as_mut()) {
             if !self.exit {
                 p.segments.push(Segment {
@@ -709,17 +769,47 @@ impl Ctx<'_, '_> {
                 self.depth -= 1;
             }
         }
+        self.rule = saved_rule;
         self.table = saved_table;
         self.cookie = saved_cookie;
     }
 
     fn do_actions(&mut self, acts: &[Action]) {
+        // Only a rule's own apply-actions list sees the rule's remaining
+        // instructions; nested lists (clone, buckets, resubmits) do not.
+        let tail = self.tail.take();
         for (i, a) in acts.iter().enumerate() {
             if self.exit || self.frozen.is_some() || self.paused.is_some() {
                 break;
             }
             if self.env.trace && !matches!(a, Action::Note(_)) {
                 self.note(format::format_action(a));
+            }
+            if let Action::CheckPktLarger {
+                pkt_len,
+                offset,
+                dst,
+            } = a
+            {
+                let rest = &acts[i + 1..];
+                let in_rule = tail.is_some();
+                let tail = tail.as_deref().unwrap_or(&[]);
+                // As the last action of the whole translation it cannot
+                // matter (OVS skips it when `last`).
+                let last = self.depth <= 1
+                    && rest.is_empty()
+                    && self.action_set.is_empty()
+                    && !tail.iter().any(|t| {
+                        matches!(t, Instruction::WriteActions(_) | Instruction::GotoTable(_))
+                    });
+                if !last {
+                    self.check_pkt_larger(*pkt_len, *offset, dst, rest, tail);
+                    // Actions after this one (and the rule's remaining
+                    // instructions) were translated in both branches.
+                    self.cpl_done = in_rule;
+                    break;
+                }
+                continue;
             }
             if let Action::Group(g) = a {
                 if self.needs_dp_hash(*g) {
@@ -962,7 +1052,24 @@ impl Ctx<'_, '_> {
     fn do_action(&mut self, a: &Action) {
         match a {
             Action::Output { port, max_len } => self.output(*port, *max_len),
-            Action::Enqueue { port, .. } => self.output(port_from_of10(*port), 0),
+            Action::Enqueue { port, queue_id } => self.enqueue(port_from_of10(*port), *queue_id),
+            Action::SetQueue(q) => {
+                // dpif-netdev maps queue N to skb_priority N
+                // (`dpif_netdev_queue_to_priority()`).
+                self.wc.flow.set_exact(f::SKB_PRIORITY);
+                self.key.flow.set(f::SKB_PRIORITY, *q as u64);
+            }
+            Action::PopQueue => {
+                self.wc.flow.set_exact(f::SKB_PRIORITY);
+                self.key.flow.set(f::SKB_PRIORITY, self.orig_prio);
+            }
+            Action::FinTimeout { idle, hard } => {
+                // OVS un-wildcards nw_proto (`OFPACT_FIN_TIMEOUT`).
+                self.wc.flow.set_exact(f::NW_PROTO);
+                if let Some((t, id, _)) = self.rule {
+                    self.fin_timeouts.push((t, id, *idle, *hard));
+                }
+            }
             Action::OutputTrunc { port, max_len } => {
                 self.commit();
                 self.odp.push(OdpAction::Trunc(*max_len));
@@ -1099,9 +1206,13 @@ impl Ctx<'_, '_> {
                     self.base.set(fd, 0);
                 }
             }
-            Action::Controller { reason, .. } => self.controller(*reason),
+            Action::Controller {
+                reason, max_len, ..
+            } => self.controller(*reason, *max_len),
             Action::Controller2(c) if c.pause => self.pause(c),
-            Action::Controller2(c) => self.controller(c.reason.unwrap_or(1)),
+            Action::Controller2(c) => {
+                self.controller(c.reason.unwrap_or(1), c.max_len.unwrap_or(u16::MAX))
+            }
             Action::Exit => self.exit = true,
             Action::Clone(acts) => {
                 self.commit();
@@ -1130,8 +1241,17 @@ impl Ctx<'_, '_> {
             Action::Learn(l) => {
                 match crate::table::learn::learn_flow_mod(l, &self.key, &mut self.wc) {
                     Some(fm) => {
-                        self.note(format!("    learned into table {}", fm.table_id));
-                        self.learned.push(fm);
+                        let ok = l.limit == 0 || self.learn_fits(&fm, l.limit);
+                        if ok {
+                            self.note(format!("    learned into table {}", fm.table_id));
+                            self.learned.push(Learned { fm, limit: l.limit });
+                        } else {
+                            self.note(format!("    learn limit {} reached", l.limit));
+                        }
+                        if let Some((h, ofs)) = &l.result_dst {
+                            let m = 1u128 << ofs;
+                            self.write_field(Self::header_field(h), if ok { m } else { 0 }, m);
+                        }
                     }
                     None => self.note("    learn: bad table or field".into()),
                 }
@@ -1142,14 +1262,155 @@ impl Ctx<'_, '_> {
         }
     }
 
-    fn controller(&mut self, reason: u8) {
+    /// Sends the packet to the controllers: a `userspace` action whose
+    /// userdata is [`controller_userdata`] (table, reason, `max_len`, and the
+    /// cookie of the rule being translated, `u64::MAX` without one, as OVS
+    /// `xlate_controller_action()` records in its user_action_cookie).
+    fn controller(&mut self, reason: u8, max_len: u16) {
         self.commit();
+        let cookie = self.rule.map_or(u64::MAX, |r| r.2);
         self.odp.push(OdpAction::Userspace(UserspaceAction {
             pid: 0,
-            userdata: Some(vec![1, self.table, reason, 0]),
+            userdata: Some(controller_userdata(self.table, reason, max_len, cookie)),
             actions: false,
             tunnel_out_port: None,
         }));
+    }
+
+    /// True if a flow learned with `limit` may be added: it already exists
+    /// (it is only refreshed), or fewer than `limit` flows with its table
+    /// and cookie exist, counting those learned earlier in this
+    /// translation (OVS `ofproto_flow_mod_learn()`).
+    fn learn_fits(&self, fm: &FlowModSpec, limit: u32) -> bool {
+        let same = |r_prio: u16, v: &XKey, m: &XKey| {
+            r_prio == fm.priority && *v == fm.value && *m == fm.mask
+        };
+        let Some(t) = self.env.tables.table(fm.table_id) else {
+            return false;
+        };
+        if t.rules
+            .values()
+            .any(|r| same(r.priority, &r.value, &r.mask))
+            || self.learned.iter().any(|l| {
+                l.fm.table_id == fm.table_id && same(l.fm.priority, &l.fm.value, &l.fm.mask)
+            })
+        {
+            return true;
+        }
+        let present = t.rules.values().filter(|r| r.cookie == fm.cookie).count();
+        let pending = self
+            .learned
+            .iter()
+            .filter(|l| l.fm.table_id == fm.table_id && l.fm.cookie == fm.cookie)
+            .count();
+        ((present + pending) as u64) < limit as u64
+    }
+
+    /// `enqueue:PORT:Q` (OVS `xlate_enqueue_action()`): output to PORT with
+    /// skb_priority Q for that output only; to the input port only if PORT
+    /// is IN_PORT.
+    fn enqueue(&mut self, port: u32, queue: u32) {
+        self.wc.flow.set_exact(f::SKB_PRIORITY);
+        let in_port = self.in_port();
+        let of = if port == OFPP_IN_PORT {
+            in_port
+        } else if port == in_port {
+            self.note("    skipping output to input port".into());
+            return;
+        } else {
+            port
+        };
+        let saved = self.key.flow.get(f::SKB_PRIORITY);
+        self.key.flow.set(f::SKB_PRIORITY, queue as u64);
+        self.out_of(of);
+        self.key.flow.set(f::SKB_PRIORITY, saved);
+    }
+
+    /// Sets bits `mask` of `field` to `value` in the translation's flow
+    /// only, without un-wildcarding (OVS `mf_write_subfield_flow()`).
+    fn set_key_bits(&mut self, field: Field, value: u128, mask: u128) {
+        let Some((hi, lo)) = field_locs(field) else {
+            return;
+        };
+        match lo {
+            None => self.key.set_masked(hi, value as u64, mask as u64),
+            Some(lo) => {
+                self.key
+                    .set_masked(hi, (value >> 64) as u64, (mask >> 64) as u64);
+                self.key.set_masked(lo, value as u64, mask as u64);
+            }
+        }
+    }
+
+    /// `check_pkt_larger(pkt_len)->dst` (OVS `xlate_check_pkt_larger()`):
+    /// emits `check_pkt_len(size=pkt_len,gt(...),le(...))`, translating
+    /// `rest` (the actions after it) and `tail` (the rule's remaining
+    /// instructions: action set writes, metadata, goto) twice, with the
+    /// `dst` bit 1 (`gt`) and 0 (`le`). Each branch ends its pipeline on its
+    /// own (action set, or a recirculation if it froze); the flow, action
+    /// set and committed headers are restored afterwards.
+    fn check_pkt_larger(
+        &mut self,
+        pkt_len: u16,
+        ofs: u16,
+        dst: &OxmHeader,
+        rest: &[Action],
+        tail: &[Instruction],
+    ) {
+        self.commit();
+        let field = Self::header_field(dst);
+        let saved_key = self.key.clone();
+        let saved_base = self.base.clone();
+        let saved_set = self.action_set.clone();
+        let saved_odp = std::mem::take(&mut self.odp);
+        let old_exit = self.exit;
+        let mut branches = Vec::with_capacity(2);
+        for bit in [1u128, 0] {
+            self.exit = false;
+            self.note(format!(
+                "    check_pkt_larger branch {}",
+                if bit == 1 { "gt" } else { "le" }
+            ));
+            self.set_key_bits(field, bit << ofs, 1u128 << ofs);
+            self.do_actions(rest);
+            self.run_tail(tail);
+            self.finish_pipeline();
+            let mut b = std::mem::take(&mut self.odp);
+            trim_trailing_sets(&mut b);
+            branches.push(b);
+            self.key = saved_key.clone();
+            self.base = saved_base.clone();
+            self.action_set = saved_set.clone();
+        }
+        self.odp = saved_odp;
+        self.exit = old_exit;
+        let le = branches.pop().unwrap_or_default();
+        let gt = branches.pop().unwrap_or_default();
+        self.odp.push(OdpAction::CheckPktLen { pkt_len, gt, le });
+    }
+
+    /// Runs a rule's instructions after its apply-actions (clear-actions,
+    /// write-actions, write-metadata, goto-table) as [`Ctx::xlate_table`]
+    /// does.
+    fn run_tail(&mut self, tail: &[Instruction]) {
+        for i in tail {
+            match i {
+                Instruction::ClearActions => self.action_set.clear(),
+                Instruction::WriteActions(a) => self.action_set.extend(a.iter().cloned()),
+                Instruction::WriteMetadata { metadata, mask } => {
+                    self.key.meta[0] = (self.key.meta[0] & !mask) | (metadata & mask);
+                }
+                Instruction::GotoTable(n) => {
+                    if !self.exit && self.frozen.is_none() {
+                        self.depth += 1;
+                        self.note(format!("goto_table:{n}"));
+                        self.xlate_table(*n);
+                        self.depth -= 1;
+                    }
+                }
+                Instruction::Meter(_) | Instruction::ApplyActions(_) => {}
+            }
+        }
     }
 
     fn ct(&mut self, ct: &Ct) {
@@ -1227,7 +1488,7 @@ impl Ctx<'_, '_> {
         }
     }
 
-    fn output(&mut self, port: u32, _max_len: u16) {
+    fn output(&mut self, port: u32, max_len: u16) {
         let in_port = self.in_port();
         match port {
             OFPP_IN_PORT => self.out_of(in_port),
@@ -1249,7 +1510,7 @@ impl Ctx<'_, '_> {
                     self.out_of(p);
                 }
             }
-            OFPP_CONTROLLER => self.controller(1),
+            OFPP_CONTROLLER => self.controller(1, max_len),
             OFPP_ANY => {}
             p if p == in_port => self.note("    skipping output to input port".into()),
             p => self.out_of(p),
@@ -1477,6 +1738,52 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// Userdata of the `userspace` action xlate emits for the controller
+/// (16 bytes): `[1, table, reason, 0, max_len (2, big-endian), 0, 0,
+/// cookie (8, big-endian)]`. [`parse_controller_userdata`] reads it back.
+pub fn controller_userdata(table: u8, reason: u8, max_len: u16, cookie: u64) -> Vec<u8> {
+    let mut v = vec![1, table, reason, 0];
+    v.extend_from_slice(&max_len.to_be_bytes());
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(&cookie.to_be_bytes());
+    v
+}
+
+/// What a controller `userspace` action's userdata says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllerCookie {
+    /// Table of the rule that sent the packet.
+    pub table: u8,
+    /// OFPR_* reason.
+    pub reason: u8,
+    /// Bytes of the packet to send (`max_len`; 65535: all).
+    pub max_len: u16,
+    /// Cookie of the rule (`u64::MAX`: none, e.g. a packet-out).
+    pub cookie: u64,
+}
+
+/// Parses [`controller_userdata`]; the older 4-byte form gives
+/// `max_len` 65535 and no cookie. `None` if it is not controller userdata.
+pub fn parse_controller_userdata(u: &[u8]) -> Option<ControllerCookie> {
+    if u.len() < 3 || u[0] != 1 {
+        return None;
+    }
+    let (max_len, cookie) = if u.len() >= 16 {
+        (
+            u16::from_be_bytes([u[4], u[5]]),
+            u64::from_be_bytes(u[8..16].try_into().ok()?),
+        )
+    } else {
+        (u16::MAX, u64::MAX)
+    };
+    Some(ControllerCookie {
+        table: u[1],
+        reason: u[2],
+        max_len,
+        cookie,
+    })
+}
+
 fn mac(m: &[u8; 6]) -> u128 {
     dp_core::flow::mac_to_u64(*m) as u128
 }
@@ -1603,14 +1910,33 @@ impl Pipeline {
 
     /// Applies flows learned by a translation ([`XlateOut::learned`]);
     /// true if the tables changed.
-    pub fn apply_learned(&self, learned: &[FlowModSpec], now_ns: u64) -> bool {
+    pub fn apply_learned(&self, learned: &[Learned], now_ns: u64) -> bool {
         if learned.is_empty() {
             return false;
         }
         let mut t = self.tables.write();
         let mut changed = false;
-        for fm in learned {
-            changed |= t.learn(fm, now_ns);
+        for l in learned {
+            changed |= t.learn_limited(&l.fm, l.limit, now_ns);
+        }
+        changed
+    }
+
+    /// Reduces the timeouts of the rules whose `fin_timeout` actions a
+    /// translation met ([`XlateOut::fin_timeouts`]) if `tcp_flags` (the
+    /// packet's, or a megaflow's accumulated flags) has FIN or RST (OVS
+    /// `xlate_fin_timeout__()`, `ofproto_rule_reduce_timeouts()`: a timeout
+    /// becomes the `fin_timeout` one if that is nonzero and the current one
+    /// is 0 or larger). True if a timeout changed.
+    pub fn apply_fin_timeouts(&self, fins: &[(u8, u64, u16, u16)], tcp_flags: u16) -> bool {
+        use dp_core::flow::tcp_flags::{FIN, RST};
+        if fins.is_empty() || tcp_flags & (FIN | RST) == 0 {
+            return false;
+        }
+        let mut t = self.tables.write();
+        let mut changed = false;
+        for &(table, id, idle, hard) in fins {
+            changed |= t.reduce_timeouts(table, id, idle, hard);
         }
         changed
     }

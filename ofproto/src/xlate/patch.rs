@@ -250,6 +250,11 @@ impl Ctx<'_, '_> {
                 // translation only reads.
                 learned: Vec::new(),
                 paused: None,
+                fin_timeouts: Vec::new(),
+                rule: None,
+                orig_prio: packet.get(f::SKB_PRIORITY),
+                tail: None,
+                cpl_done: false,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();

@@ -633,3 +633,375 @@ fn group_select_dp_hash_from_the_action_set() {
 }
 
 mod pause;
+
+fn reg_hdr(n: u8) -> OxmHeader {
+    OxmHeader {
+        id: Field::Reg(n).default_id(true).unwrap(),
+        hasmask: false,
+        length: 4,
+    }
+}
+
+fn cpl(pkt_len: u16, offset: u16) -> Action {
+    Action::CheckPktLarger {
+        pkt_len,
+        offset,
+        dst: reg_hdr(0),
+    }
+}
+
+#[test]
+fn check_pkt_larger_translates_the_rest_twice() {
+    // Table-driven: (actions of table 0, expected datapath actions).
+    // Table 1 sends reg0[0]=1 (bigger) to port 2 and the rest to port 3.
+    let gt_le = |gt: Vec<OdpAction>, le: Vec<OdpAction>| OdpAction::CheckPktLen {
+        pkt_len: 200,
+        gt,
+        le,
+    };
+    let resub1 = Action::Resubmit {
+        in_port: 0xfff8,
+        table: 1,
+        ct: false,
+        short: false,
+    };
+    let cases: Vec<(Vec<Instruction>, Vec<OdpAction>)> = vec![
+        // Rest of the list and a resubmit in both branches.
+        (
+            apply(vec![cpl(200, 0), resub1.clone()]),
+            vec![gt_le(
+                vec![OdpAction::Output(12)],
+                vec![OdpAction::Output(13)],
+            )],
+        ),
+        // goto_table after apply-actions runs in each branch, and the
+        // rule's goto is not run a third time after check_pkt_len.
+        (
+            vec![
+                Instruction::ApplyActions(vec![cpl(200, 0)]),
+                Instruction::GotoTable(1),
+            ],
+            vec![gt_le(
+                vec![OdpAction::Output(12)],
+                vec![OdpAction::Output(13)],
+            )],
+        ),
+        // write_actions (the action set) is run at the end of each branch.
+        (
+            vec![
+                Instruction::ApplyActions(vec![cpl(200, 0)]),
+                Instruction::WriteActions(vec![out(2)]),
+            ],
+            vec![gt_le(
+                vec![OdpAction::Output(12)],
+                vec![OdpAction::Output(12)],
+            )],
+        ),
+        // Header changes before are committed once, outside; changes in
+        // a branch do not leak into the other.
+        (
+            apply(vec![Action::SetNwTtl(9), cpl(200, 0), resub1.clone()]),
+            vec![
+                OdpAction::SetMasked {
+                    value: SetAttr::Ipv4 {
+                        src: 0x0a00_0001,
+                        dst: 0x0a00_0002,
+                        tos: 0,
+                        ttl: 9,
+                    },
+                    mask: SetAttr::Ipv4 {
+                        src: 0,
+                        dst: 0,
+                        tos: 0,
+                        ttl: 0xff,
+                    },
+                },
+                gt_le(vec![OdpAction::Output(12)], vec![OdpAction::Output(13)]),
+            ],
+        ),
+        // Last action of the translation: nothing to decide.
+        (
+            apply(vec![out(2), cpl(200, 0)]),
+            vec![OdpAction::Output(12)],
+        ),
+    ];
+    for (i, (ins, want)) in cases.into_iter().enumerate() {
+        let p = pipeline();
+        add(&p, 0, 1, &[], ins);
+        add(
+            &p,
+            1,
+            2,
+            &[(Field::Reg(0), &[0, 0, 0, 1], Some(&[0, 0, 0, 1]))],
+            apply(vec![out(2)]),
+        );
+        add(&p, 1, 1, &[], apply(vec![out(3)]));
+        let x = p.xlate(&ip_pkt(11), 0, true, true);
+        assert_eq!(x.actions, want, "case {i}: {:#?}", x.trace);
+        // The packet length is not part of the key: no field beyond the
+        // base ones (and the TTL the rewrite reads) is un-wildcarded.
+        assert_eq!(x.mask.get(f::NW_SRC), 0, "case {i}");
+        assert_eq!(x.mask.get(f::TP_DST), 0, "case {i}");
+    }
+}
+
+#[test]
+fn check_pkt_larger_actions_after_resubmit_follow_it() {
+    // check_pkt_larger inside a resubmitted table covers that rule only;
+    // the caller's later actions come after the check_pkt_len action.
+    let p = pipeline();
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![
+            Action::Resubmit {
+                in_port: 0xfff8,
+                table: 1,
+                ct: false,
+                short: false,
+            },
+            out(3),
+        ]),
+    );
+    add(&p, 1, 1, &[], apply(vec![cpl(1500, 0), out(2)]));
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(
+        x.actions,
+        vec![
+            OdpAction::CheckPktLen {
+                pkt_len: 1500,
+                gt: vec![OdpAction::Output(12)],
+                le: vec![OdpAction::Output(12)],
+            },
+            OdpAction::Output(13),
+        ]
+    );
+}
+
+#[test]
+fn set_queue_enqueue_pop_queue_set_skb_priority() {
+    // (actions, expected datapath actions); skb_priority is always exact in
+    // the mask.
+    let prio = |n: u32| OdpAction::Set(SetAttr::Priority(n));
+    let cases: Vec<(Vec<Action>, Vec<OdpAction>)> = vec![
+        (
+            vec![Action::SetQueue(5), out(2)],
+            vec![prio(5), OdpAction::Output(12)],
+        ),
+        (
+            vec![Action::SetQueue(5), out(2), Action::PopQueue, out(3)],
+            vec![
+                prio(5),
+                OdpAction::Output(12),
+                prio(0),
+                OdpAction::Output(13),
+            ],
+        ),
+        (
+            vec![
+                Action::Enqueue {
+                    port: 2,
+                    queue_id: 7,
+                },
+                out(3),
+            ],
+            vec![
+                prio(7),
+                OdpAction::Output(12),
+                prio(0),
+                OdpAction::Output(13),
+            ],
+        ),
+        // enqueue to the input port is skipped.
+        (
+            vec![Action::Enqueue {
+                port: 1,
+                queue_id: 7,
+            }],
+            vec![],
+        ),
+        // A queue set after the last output changes nothing.
+        (
+            vec![out(2), Action::SetQueue(3)],
+            vec![OdpAction::Output(12)],
+        ),
+    ];
+    for (i, (acts, want)) in cases.into_iter().enumerate() {
+        let p = pipeline();
+        add(&p, 0, 1, &[], apply(acts));
+        let x = p.xlate(&ip_pkt(11), 0, true, false);
+        assert_eq!(x.actions, want, "case {i}");
+        assert_eq!(x.mask.get(f::SKB_PRIORITY), 0xffff_ffff, "case {i}");
+    }
+}
+
+fn limited_learn(limit: u32) -> crate::ofp::nx_actions::Learn {
+    use crate::ofp::nx_actions::{Learn, LearnSpec, LearnSrc};
+    let nxm = |field: Field, len: u8| OxmHeader {
+        id: field.default_id(true).unwrap(),
+        hasmask: false,
+        length: len,
+    };
+    // learn(table=5,cookie=0x77,limit=N,result_dst=reg1[3],
+    //       NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[])
+    Learn {
+        cookie: 0x77,
+        priority: 0x8000,
+        table_id: 5,
+        flags: crate::ofp::nx_actions::NX_LEARN_F_WRITE_RESULT,
+        specs: vec![LearnSpec {
+            header: 48,
+            src: LearnSrc::Field(nxm(Field::EthSrc, 6), 0),
+            dst: Some((nxm(Field::EthDst, 6), 0)),
+        }],
+        limit,
+        result_dst: Some((reg_hdr(1), 3)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn learn2_limit_and_result_dst() {
+    let p = pipeline();
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![
+            Action::Learn(Box::new(limited_learn(2))),
+            Action::Resubmit {
+                in_port: 0xfff8,
+                table: 1,
+                ct: false,
+                short: false,
+            },
+        ]),
+    );
+    // Table 1: reg1[3]=1 (learned) -> port 2, else port 3.
+    add(
+        &p,
+        1,
+        2,
+        &[(Field::Reg(1), &[0, 0, 0, 8], Some(&[0, 0, 0, 8]))],
+        apply(vec![out(2)]),
+    );
+    add(&p, 1, 1, &[], apply(vec![out(3)]));
+    let with_src = |mac: u64| {
+        let mut fl = ip_pkt(11);
+        fl.set(f::ETH_SRC, mac);
+        fl
+    };
+    let n5 = |p: &Pipeline| p.tables.read().table(5).unwrap().rules.len();
+    // Two sources learn (limit 2), the third does not; an already learned
+    // source still "learns" (refresh).
+    for (i, (mac, port, learned)) in [
+        (0x0200_0000_00a1u64, 12u32, 1usize),
+        (0x0200_0000_00a2, 12, 2),
+        (0x0200_0000_00a3, 13, 2),
+        (0x0200_0000_00a1, 12, 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let x = p.xlate(&with_src(mac), 0, true, false);
+        assert_eq!(x.actions, vec![OdpAction::Output(port)], "packet {i}");
+        assert_eq!(n5(&p), learned, "packet {i}");
+        // The learn reads eth_src: exact in the megaflow.
+        assert_eq!(x.mask.get(f::ETH_SRC), 0xffff_ffff_ffff, "packet {i}");
+    }
+    // limit 0: no limit, and no result written without result_dst.
+    let mut l = limited_learn(0);
+    l.result_dst = None;
+    l.flags = 0;
+    let p2 = pipeline();
+    add(
+        &p2,
+        0,
+        1,
+        &[],
+        apply(vec![Action::Learn(Box::new(l)), out(2)]),
+    );
+    for m in 0..5u64 {
+        p2.xlate(&with_src(0x0200_0000_0100 + m), 0, true, false);
+    }
+    assert_eq!(n5(&p2), 5);
+}
+
+#[test]
+fn fin_timeout_is_reported_and_reduces_timeouts_on_fin() {
+    let p = pipeline();
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![Action::FinTimeout { idle: 2, hard: 0 }, out(2)]),
+    );
+    {
+        // Give the rule a long idle timeout.
+        let mut t = p.tables.write();
+        let id = *t.table(0).unwrap().rules.keys().next().unwrap();
+        t.tables[0].rules.get_mut(&id).unwrap().idle_timeout = 300;
+    }
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Output(12)]);
+    assert_eq!(x.fin_timeouts.len(), 1);
+    assert_eq!(x.mask.get(f::NW_PROTO), 0xff, "fin_timeout reads nw_proto");
+    let idle = |p: &Pipeline| {
+        p.tables
+            .read()
+            .table(0)
+            .unwrap()
+            .rules
+            .values()
+            .next()
+            .unwrap()
+            .idle_timeout
+    };
+    use dp_core::flow::tcp_flags::{ACK, FIN, RST, SYN};
+    assert!(!p.apply_fin_timeouts(&x.fin_timeouts, SYN | ACK));
+    assert_eq!(idle(&p), 300);
+    assert!(p.apply_fin_timeouts(&x.fin_timeouts, FIN | ACK));
+    assert_eq!(idle(&p), 2);
+    // Never raised again.
+    assert!(!p.apply_fin_timeouts(&x.fin_timeouts, RST));
+    assert_eq!(idle(&p), 2);
+}
+
+#[test]
+fn controller_userdata_carries_cookie_and_max_len() {
+    let p = pipeline();
+    add(
+        &p,
+        0,
+        1,
+        &[],
+        apply(vec![Action::Output {
+            port: OFPP_CONTROLLER,
+            max_len: 64,
+        }]),
+    );
+    {
+        let mut t = p.tables.write();
+        let id = *t.table(0).unwrap().rules.keys().next().unwrap();
+        t.tables[0].rules.get_mut(&id).unwrap().cookie = 0xabc;
+    }
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    let Some(OdpAction::Userspace(u)) = x.actions.first() else {
+        panic!("{:?}", x.actions);
+    };
+    let c = parse_controller_userdata(u.userdata.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        c,
+        ControllerCookie {
+            table: 0,
+            reason: 1,
+            max_len: 64,
+            cookie: 0xabc
+        }
+    );
+    assert_eq!(parse_controller_userdata(&[2, 0, 0]), None);
+}

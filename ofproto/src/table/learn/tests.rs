@@ -29,6 +29,8 @@ fn mac_learn(cookie: u64, delete_learned: bool) -> Learn {
         table_id: 10,
         fin_idle_timeout: 0,
         fin_hard_timeout: 0,
+        limit: 0,
+        result_dst: None,
         specs: vec![
             LearnSpec {
                 header: 48,
@@ -92,6 +94,8 @@ fn load_and_immediate_specs_and_local_port() {
         table_id: 5,
         fin_idle_timeout: 0,
         fin_hard_timeout: 0,
+        limit: 0,
+        result_dst: None,
         specs: vec![
             LearnSpec {
                 header: 1 << 13 | 16,
@@ -302,4 +306,38 @@ fn mac_learning_pipeline_learns_only_on_upcalls() {
     let v = p.tables.read().version;
     p.xlate(&frame(11, a, b), 0, true, false);
     assert_eq!(p.tables.read().version, v);
+}
+
+#[test]
+fn learn2_codec_round_trip_and_malformed_input() {
+    use crate::ofp::actions::{decode_actions, encode_actions};
+    let mut l = mac_learn(0x9, false);
+    l.limit = 3;
+    l.flags |= crate::ofp::nx_actions::NX_LEARN_F_WRITE_RESULT;
+    l.result_dst = Some((nxm(Field::Reg(1), 4), 5));
+    let acts = vec![Action::Learn(Box::new(l))];
+    let mut w = Vec::new();
+    encode_actions(&acts, 4, &mut w);
+    // NXAST_LEARN2 (subtype 45), padded to 8.
+    assert_eq!(&w[8..10], &45u16.to_be_bytes());
+    assert_eq!(w.len() % 8, 0);
+    assert_eq!(decode_actions(&w, 4).unwrap(), acts);
+    // limit 0 and no result_dst: plain NXAST_LEARN (16).
+    let plain = vec![Action::Learn(Box::new(mac_learn(0x9, false)))];
+    let mut w2 = Vec::new();
+    encode_actions(&plain, 4, &mut w2);
+    assert_eq!(&w2[8..10], &16u16.to_be_bytes());
+    // Nonzero pad2 (bytes 38..40), result_dst_ofs without the flag, and a
+    // truncated action are errors, not panics.
+    let mut bad = w.clone();
+    bad[39] = 1;
+    assert!(decode_actions(&bad, 4).is_err());
+    let mut bad = w.clone();
+    bad[24..26].copy_from_slice(&0u16.to_be_bytes()); // flags: no WRITE_RESULT
+    assert!(decode_actions(&bad, 4).is_err());
+    for n in [12, 20, 36] {
+        let mut t = w[..n].to_vec();
+        t[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+        assert!(decode_actions(&t, 4).is_err(), "{n}");
+    }
 }
