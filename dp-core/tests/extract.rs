@@ -1083,7 +1083,12 @@ fn assert_nsh1(f: &Flow, ctx: bool) {
     assert_eq!(f.get(fields::NSH_C3), c[2]);
     assert_eq!(f.get(fields::NSH_C4), c[3]);
     // As OVS: the packet behind the NSH header is not parsed.
-    for g in [fields::NW_SRC, fields::NW_DST, fields::NW_PROTO, fields::TP_SRC] {
+    for g in [
+        fields::NW_SRC,
+        fields::NW_DST,
+        fields::NW_PROTO,
+        fields::TP_SRC,
+    ] {
         assert_eq!(f.get(g), 0, "{}", g.name);
     }
 }
