@@ -119,6 +119,20 @@ pub enum Field {
     ConjId,
     /// NXM_NX_COOKIE (only in NXST_FLOW / NXT_FLOW_MOD contexts).
     Cookie,
+    /// NXOXM_NSH_FLAGS (`nsh_flags`, u8, maskable; RFC 8300 O/U bits).
+    NshFlags,
+    /// NXOXM_NSH_MDTYPE (`nsh_mdtype`, u8, read-only).
+    NshMdtype,
+    /// NXOXM_NSH_NP (`nsh_np`, u8, read-only).
+    NshNp,
+    /// NXOXM_NSH_SPI (`nsh_spi`, be32 with 24 significant bits).
+    NshSpi,
+    /// NXOXM_NSH_SI (`nsh_si`, u8).
+    NshSi,
+    /// NXOXM_NSH_C1..C4 (`nsh_c1..c4`, be32, maskable), index 0..=3.
+    NshC(u8),
+    /// NXOXM_NSH_TTL (`nsh_ttl`, u8).
+    NshTtl,
     /// A header this codec does not name; kept verbatim.
     Unknown,
 }
@@ -177,6 +191,17 @@ const TABLE: &[(u16, u8, u32, Field, u8)] = {
         (B, 44, 0, PacketType, 4),
         (E, 42, ONF_EXPERIMENTER, TcpFlags, 2),
         (E, 43, ONF_EXPERIMENTER, ActsetOutput, 4),
+        // NXOXM_NSH_* (OVS `meta-flow.h`, class 0xffff, Nicira experimenter).
+        (E, 1, NX_VENDOR_ID, NshFlags, 1),
+        (E, 2, NX_VENDOR_ID, NshMdtype, 1),
+        (E, 3, NX_VENDOR_ID, NshNp, 1),
+        (E, 4, NX_VENDOR_ID, NshSpi, 4),
+        (E, 5, NX_VENDOR_ID, NshSi, 1),
+        (E, 6, NX_VENDOR_ID, NshC(0), 4),
+        (E, 7, NX_VENDOR_ID, NshC(1), 4),
+        (E, 8, NX_VENDOR_ID, NshC(2), 4),
+        (E, 9, NX_VENDOR_ID, NshC(3), 4),
+        (E, 10, NX_VENDOR_ID, NshTtl, 1),
         (O, 0, 0, InPort, 2),
         (O, 1, 0, EthDst, 6),
         (O, 2, 0, EthSrc, 6),
@@ -632,6 +657,11 @@ impl OxmMatch {
             ArpOp | ArpSpa | ArpTpa | ArpSha | ArpTha => self.eth_is(&[0x0806, 0x8035]),
             MplsLabel | MplsTc | MplsBos => self.eth_is(&[0x8847, 0x8848]),
             PbbIsid | PbbUca => self.eth_is(&[0x88e7]),
+            // MFP_NSH: an NSH packet, behind Ethernet or as packet type
+            // (1, 0x894f).
+            NshFlags | NshMdtype | NshNp | NshSpi | NshSi | NshC(_) | NshTtl => {
+                self.eth_is(&[0x894f]) || self.exact(PacketType) == Some(1 << 16 | 0x894f)
+            }
             _ => true,
         }
     }

@@ -248,11 +248,17 @@ impl Ctx<'_, '_> {
                 // flows would belong to the peer's tables, which this
                 // translation only reads.
                 learned: Vec::new(),
+                pending_encap: None,
+                pending_decap: false,
+                error: false,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();
             wc = std::mem::take(&mut sub.wc);
             sub_out = std::mem::take(&mut sub.odp);
+            if sub.error {
+                sub_out.clear();
+            }
             sub_trace.append(&mut sub.trace);
             sub_patched.push(PatchRules {
                 bridge: peer.bridge.clone(),
