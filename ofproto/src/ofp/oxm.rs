@@ -28,6 +28,9 @@ pub const OFPXMC_EXPERIMENTER: u16 = 0xffff;
 pub const ONF_EXPERIMENTER: u32 = 0x4f4e_4600;
 /// Nicira experimenter / vendor id.
 pub const NX_VENDOR_ID: u32 = 0x0000_2320;
+/// Experimenter id of Open vSwitch's experimenter OXMs (`NXOXM_ET`,
+/// `lib/nx-match.c`), e.g. the NSH fields.
+pub const NXOXM_ET: u32 = 0x005a_d650;
 
 /// Typed name of a match field (Open vSwitch `mf_field_id` vocabulary).
 ///
@@ -191,17 +194,17 @@ const TABLE: &[(u16, u8, u32, Field, u8)] = {
         (B, 44, 0, PacketType, 4),
         (E, 42, ONF_EXPERIMENTER, TcpFlags, 2),
         (E, 43, ONF_EXPERIMENTER, ActsetOutput, 4),
-        // NXOXM_NSH_* (OVS `meta-flow.h`, class 0xffff, Nicira experimenter).
-        (E, 1, NX_VENDOR_ID, NshFlags, 1),
-        (E, 2, NX_VENDOR_ID, NshMdtype, 1),
-        (E, 3, NX_VENDOR_ID, NshNp, 1),
-        (E, 4, NX_VENDOR_ID, NshSpi, 4),
-        (E, 5, NX_VENDOR_ID, NshSi, 1),
-        (E, 6, NX_VENDOR_ID, NshC(0), 4),
-        (E, 7, NX_VENDOR_ID, NshC(1), 4),
-        (E, 8, NX_VENDOR_ID, NshC(2), 4),
-        (E, 9, NX_VENDOR_ID, NshC(3), 4),
-        (E, 10, NX_VENDOR_ID, NshTtl, 1),
+        // NXOXM_NSH_* (OVS `meta-flow.h`, class 0xffff, experimenter NXOXM_ET).
+        (E, 1, NXOXM_ET, NshFlags, 1),
+        (E, 2, NXOXM_ET, NshMdtype, 1),
+        (E, 3, NXOXM_ET, NshNp, 1),
+        (E, 4, NXOXM_ET, NshSpi, 4),
+        (E, 5, NXOXM_ET, NshSi, 1),
+        (E, 6, NXOXM_ET, NshC(0), 4),
+        (E, 7, NXOXM_ET, NshC(1), 4),
+        (E, 8, NXOXM_ET, NshC(2), 4),
+        (E, 9, NXOXM_ET, NshC(3), 4),
+        (E, 10, NXOXM_ET, NshTtl, 1),
         (O, 0, 0, InPort, 2),
         (O, 1, 0, EthDst, 6),
         (O, 2, 0, EthSrc, 6),
