@@ -22,7 +22,7 @@ fn stage_of(i: usize) -> usize {
         0
     } else if i < L3_FIRST_WORD {
         1
-    } else if i < L4_FIRST_WORD || i >= NSH_FIRST_WORD {
+    } else if !(L4_FIRST_WORD..NSH_FIRST_WORD).contains(&i) {
         // NSH is an L3 header (OVS puts `struct ovs_key_nsh` in its L3
         // segment) although its words follow L4 in the layout.
         2
