@@ -4,7 +4,7 @@
 //! actions reach the crates that implement them.
 //!
 //! Stateless actions (set, push/pop, hash, clone, sample, check_pkt_len, trunc,
-//! dec_ttl, push/pop_eth) are executed in [`crate::execute`]. Output, upcalls,
+//! dec_ttl, push/pop_eth, push/pop_nsh) are executed in [`crate::execute`]. Output, upcalls,
 //! recirculation, conntrack, tunnels and meters are delegated to an
 //! [`ActionContext`] that the datapath (`pmd` crate) implements.
 //!
@@ -108,6 +108,10 @@ pub enum SetAttr {
         /// Label stack entry.
         lse: u32,
     },
+    /// `nsh(flags=,ttl=,mdtype=,np=,spi=,si=,c1=..c4=)`: the NSH header at
+    /// `l3_ofs` (RFC 8300); only flags, TTL, path header and MD type 1
+    /// context are written (OVS `odp_set_nsh()`).
+    Nsh(crate::nsh::NshKey),
 }
 
 /// Which NAT to apply (`nat(src=...)` / `nat(dst=...)`).
@@ -282,6 +286,13 @@ pub enum OdpAction {
     },
     /// `pop_eth`: strip the Ethernet header (packet becomes L3).
     PopEth,
+    /// `push_nsh(flags=,ttl=,mdtype=,np=,spi=,si=,c1=..|md2=)`: put an NSH
+    /// header (RFC 8300) in front of the packet; the packet type becomes
+    /// NSH (OVS `OVS_ACTION_ATTR_PUSH_NSH`).
+    PushNsh(crate::nsh::NshPush),
+    /// `pop_nsh()`: remove the NSH header; the packet type becomes its next
+    /// protocol, packets with an unknown one are dropped.
+    PopNsh,
     /// `dec_ttl(le_1(...))`: decrement IP TTL / hop limit; packets whose TTL
     /// is <= 1 run the nested actions instead and leave the main list.
     DecTtl(Vec<OdpAction>),

@@ -191,6 +191,14 @@ fn run<C: ActionContext>(
                     pop_eth(p);
                 }
             }
+            OdpAction::PushNsh(push) => {
+                // OVS asserts the packet type; a packet xlate did not expect
+                // is dropped instead.
+                batch.pkts.retain_mut(|p| crate::nsh::push_nsh(p, push));
+            }
+            OdpAction::PopNsh => {
+                batch.pkts.retain_mut(|p| crate::nsh::pop_nsh(p));
+            }
             OdpAction::Hash { alg, basis } => {
                 for p in batch.pkts.iter_mut() {
                     p.md.dp_hash = match alg {
@@ -688,6 +696,11 @@ fn apply_set(p: &mut DpPacket, value: &SetAttr, mask: Option<&SetAttr>) {
             };
             set_nd(p, (*target, sll, tll), m);
         }
+        SetAttr::Nsh(key) => match mask {
+            None => crate::nsh::set_nsh(p, key, None),
+            Some(SetAttr::Nsh(m)) => crate::nsh::set_nsh(p, key, Some(m)),
+            Some(_) => {}
+        },
         SetAttr::Mpls { lse } => {
             let m = match mask {
                 None => u32::MAX,
@@ -2214,6 +2227,64 @@ mod tests {
     }
 
     #[test]
+    fn push_nsh_encap_ethernet_then_decap_restores_the_frame() {
+        use crate::nsh::{NshKey, NshPush, PT_NSH};
+        let f = udp4([10, 0, 0, 1], [10, 0, 0, 2], 5, 6);
+        let push = NshPush {
+            key: NshKey {
+                ttl: 63,
+                mdtype: 1,
+                path_hdr: 0x42 << 8 | 255,
+                context: [7, 0, 0, 0],
+                ..NshKey::default()
+            },
+            md2: Vec::new(),
+        };
+        // encap(nsh) + set_field nsh_si + encap(ethernet), as xlate emits them.
+        let p = run1p(
+            pkt(&f),
+            &[
+                OdpAction::PushNsh(push),
+                OdpAction::SetMasked {
+                    value: SetAttr::Nsh(NshKey {
+                        path_hdr: 254,
+                        ..NshKey::default()
+                    }),
+                    mask: SetAttr::Nsh(NshKey {
+                        path_hdr: 0xff,
+                        ..NshKey::default()
+                    }),
+                },
+                OdpAction::PushEth {
+                    src: SMAC,
+                    dst: DMAC,
+                },
+            ],
+        );
+        assert_eq!(p.md.packet_type, 0);
+        assert_eq!(p.len(), f.len() + 24 + 14);
+        assert_eq!(&p.data()[12..14], &[0x89, 0x4f]);
+        assert_eq!(&p.data()[14..22], &[0x0f, 0xc6, 1, 3, 0, 0, 0x42, 254]);
+        assert_eq!(&p.data()[38..], &f[..]);
+        // decap(): pop_eth, pop_nsh, then (after recirculation) the frame.
+        let mut p = run1p(p, &[OdpAction::PopEth]);
+        assert_eq!(p.md.packet_type, PT_NSH);
+        extract(&mut p);
+        let p = run1p(p, &[OdpAction::PopNsh]);
+        assert_eq!(p.md.packet_type, 0);
+        assert_eq!(p.data(), &f[..]);
+        // pop_nsh with an unknown next protocol drops the packet.
+        let mut q = pkt(&[0x0f, 0xc2, 1, 9, 0, 0, 1, 255]);
+        q.md.packet_type = PT_NSH;
+        q.l3_ofs = 0;
+        let mut b = PacketBatch::new();
+        b.push(q);
+        let mut ctx = Rec::default();
+        execute_actions(&mut ctx, b, &[OdpAction::PopNsh, OdpAction::Output(1)]);
+        assert!(ctx.ev.is_empty());
+    }
+
+    #[test]
     fn push_pop_eth() {
         let f = udp4([10, 0, 0, 1], [10, 0, 0, 2], 5, 6);
         let p = run1p(pkt(&f), &[OdpAction::PopEth]);
@@ -2984,6 +3055,13 @@ mod tests {
                 tll: mac,
             },
             SetAttr::Mpls { .. } => SetAttr::Mpls { lse: b32 },
+            SetAttr::Nsh(_) => SetAttr::Nsh(crate::nsh::NshKey {
+                flags: b8,
+                ttl: b8.rotate_left(2),
+                path_hdr: b32,
+                context: [b32, b32.rotate_left(3), !b32, b32 ^ 0x5555],
+                ..Default::default()
+            }),
         }
     }
 

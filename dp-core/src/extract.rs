@@ -32,7 +32,7 @@
 //!    no Ethernet header: `eth_type` comes from the packet type and L3 starts
 //!    at offset 0.
 //! 3. **L3** (words 56..=61): IPv4, IPv6 with its extension-header chain, or
-//!    ARP/RARP.
+//!    ARP/RARP; or NSH (words 67..=69, after L4 in the layout).
 //! 4. **L4** (words 62..=66): TCP, UDP, SCTP, ICMPv4, IGMP, ICMPv6 with
 //!    Neighbor Discovery.
 //!
@@ -57,8 +57,10 @@
 //!   only when `recirc_id` or `ct_state` is non-zero and the tuple's address
 //!   family matches the packet's. The layout puts those words before L2, and
 //!   conntrack only sets them for tracked packets of the right family.
-//! * NSH (0x894f) is not parsed (the layout has no NSH fields); such packets
-//!   get `eth_type` only.
+//! * NSH (0x894f, RFC 8300) is parsed like OVS's `parse_nsh()` into the
+//!   NSH words after L4; as in OVS the packet behind the NSH header is not
+//!   parsed. A bad NSH header is [`ExtractStatus::Malformed`] (OVS simply
+//!   pushes nothing).
 //! * ICMPv6 ND `nd_reserved` and `nd_options_type` (newer OVS) are not
 //!   extracted (the layout has no room for them).
 //! * After a truncated VLAN tag or 802.2 header, or an MPLS stack without
@@ -98,6 +100,7 @@ const ETH_TYPE_VLAN_8021Q: u16 = 0x8100;
 const ETH_TYPE_VLAN_8021AD: u16 = 0x88a8;
 const ETH_TYPE_MPLS: u16 = 0x8847;
 const ETH_TYPE_MPLS_MCAST: u16 = 0x8848;
+const ETH_TYPE_NSH: u16 = 0x894f;
 /// Smallest value of the Ethernet type/length field that is an Ethertype
 /// (IEEE 802.3 clause 3.2.6); smaller values are 802.3 lengths.
 const ETH_TYPE_MIN: u16 = 0x0600;
@@ -385,6 +388,8 @@ fn extract_fast(pkt: &mut DpPacket, key: &mut FlowKey) -> bool {
 /// * MPLS (RFC 3032 section 2.1): the label stack up to bottom-of-stack; the
 ///   first three entries go to `mpls_lse0..2`. Nothing beyond the stack is
 ///   parsed (the payload type is unknown), `l3_ofs` points after the stack.
+/// * NSH (RFC 8300 section 2), also as packet type `(1, 0x894f)`: base and
+///   service path header, MD type 1 context headers; nothing beyond it.
 /// * ARP / RARP for Ethernet/IPv4 (RFC 826): opcode (only if <= 255, in
 ///   `nw_proto`), SPA/TPA in `nw_src`/`nw_dst`, SHA/THA in `arp_sha`/`arp_tha`.
 /// * IPv4 (RFC 791 section 3.1): requires IHL >= 5, IHL and total length
@@ -638,6 +643,7 @@ fn parse_frame(
         ETH_TYPE_IP => parse_ipv4(d, p, b, o),
         ETH_TYPE_IPV6 => parse_ipv6(d, p, b, o),
         ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(d, p, b),
+        ETH_TYPE_NSH => parse_nsh(d, p, b),
         _ => ExtractStatus::Ok,
     }
 }
@@ -676,6 +682,56 @@ fn parse_mpls(
     } else {
         ExtractStatus::Malformed
     }
+}
+
+/// NSH base header length in bytes (RFC 8300 section 2.2 base header plus
+/// the section 2.3 service path header).
+const NSH_BASE_HDR_LEN: usize = 8;
+/// NSH length of an MD type 1 header in bytes (RFC 8300 section 2.4).
+const NSH_M_TYPE1_LEN: usize = 24;
+
+/// NSH header (RFC 8300 section 2) at `p`, as OVS's `parse_nsh()`
+/// (`lib/flow.c`): words 67..=69. Version must be 0 and the header length
+/// (6-bit field, 4-byte units) within the frame; MD type 1 must be exactly
+/// 24 bytes and gives `nsh_c1..c4`; MD type 2 (length >= 8) and other types
+/// leave the context zero. Like OVS nothing after the NSH header is parsed
+/// (the inner packet is seen after `decap()` and recirculation).
+#[inline(never)]
+fn parse_nsh(d: &[u8], p: usize, b: &mut KeyWriter<'_>) -> ExtractStatus {
+    let Some(h) = hdr::<NSH_BASE_HDR_LEN>(d, p) else {
+        return ExtractStatus::Malformed;
+    };
+    let vftl = be16(h, 0);
+    let version = vftl >> 14;
+    let flags = (vftl >> 12) & 0x3;
+    let ttl = (vftl >> 6) & 0x3f;
+    let len = (vftl & 0x3f) as usize * 4;
+    let mdtype = h[2];
+    if version != 0 || len > d.len() - p {
+        return ExtractStatus::Malformed;
+    }
+    let mut ctx = (0u64, 0u64);
+    match mdtype {
+        1 => {
+            let Some(m) = hdr::<NSH_M_TYPE1_LEN>(d, p).filter(|_| len == NSH_M_TYPE1_LEN) else {
+                return ExtractStatus::Malformed;
+            };
+            ctx = (be64(m, 8), be64(m, 16));
+        }
+        2 if len < NSH_BASE_HDR_LEN => return ExtractStatus::Malformed,
+        _ => {}
+    }
+    b.push_word(
+        67,
+        (flags as u64) << 56
+            | (ttl as u64) << 48
+            | (mdtype as u64) << 40
+            | (h[3] as u64) << 32
+            | be32(h, 4) as u64,
+    );
+    b.push_word(68, ctx.0);
+    b.push_word(69, ctx.1);
+    ExtractStatus::Ok
 }
 
 /// ARP / RARP for Ethernet hardware and IPv4 protocol addresses (RFC 826).

@@ -35,11 +35,14 @@
 //! * `nw_frag` holds [`FRAG_ANY`] | [`FRAG_LATER`].
 //! * `eth_type` is the innermost Ethertype (after VLAN tags), or
 //!   [`ETH_TYPE_NONE`] (`0x05ff`) for an 802.2 frame without SNAP.
+//! * The NSH fields (RFC 8300, OVS `struct ovs_key_nsh`) live in the last
+//!   words, after L4: a packet with NSH has no L3/L4 fields (like OVS, the
+//!   extractor does not look past the NSH header), so pushes stay in order.
 
 use std::fmt;
 
 /// Number of 64-bit words in a [`Flow`].
-pub const FLOW_WORDS: usize = 67;
+pub const FLOW_WORDS: usize = 70;
 
 /// Number of 64-bit words reserved for Geneve option TLVs (256 bytes, RFC 8926
 /// section 3.5 allows at most 252 bytes of options).
@@ -330,6 +333,34 @@ pub mod fields {
     pub const TP_DST: Field = Field::new(66, 32, 16, "tp_dst");
     /// IGMP group address, 32 bits.
     pub const IGMP_GROUP: Field = Field::new(66, 0, 32, "igmp_group_ip4");
+    // Words 67-69: NSH (RFC 8300), OVS `struct ovs_key_nsh`. Only packets
+    // with `eth_type` 0x894f have them, and such packets have no L3/L4
+    // fields, so they sit after L4 and the common IPv4/IPv6 extract never
+    // touches them.
+    /// NSH base header flags (the 2 bits O and the unassigned bit after it,
+    /// RFC 8300 section 2.2, as OVS's `nsh_flags`), 8 bits.
+    pub const NSH_FLAGS: Field = Field::new(67, 56, 8, "nsh_flags");
+    /// NSH TTL (6 bits used), 8 bits.
+    pub const NSH_TTL: Field = Field::new(67, 48, 8, "nsh_ttl");
+    /// NSH metadata type (1 or 2), 8 bits.
+    pub const NSH_MDTYPE: Field = Field::new(67, 40, 8, "nsh_mdtype");
+    /// NSH next protocol (1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH, 5 MPLS), 8 bits.
+    pub const NSH_NP: Field = Field::new(67, 32, 8, "nsh_np");
+    /// NSH service path identifier (high 24 bits of the path header), 24 bits.
+    pub const NSH_SPI: Field = Field::new(67, 8, 24, "nsh_spi");
+    /// NSH service index (low 8 bits of the path header), 8 bits.
+    pub const NSH_SI: Field = Field::new(67, 0, 8, "nsh_si");
+    /// NSH MD type 1 context header 1, 32 bits.
+    pub const NSH_C1: Field = Field::new(68, 32, 32, "nsh_c1");
+    /// NSH MD type 1 context header 2, 32 bits.
+    pub const NSH_C2: Field = Field::new(68, 0, 32, "nsh_c2");
+    /// NSH MD type 1 context header 3, 32 bits.
+    pub const NSH_C3: Field = Field::new(69, 32, 32, "nsh_c3");
+    /// NSH MD type 1 context header 4, 32 bits.
+    pub const NSH_C4: Field = Field::new(69, 0, 32, "nsh_c4");
+    /// The NSH path header (`spi << 8 | si`, OVS `path_hdr`), 32 bits; overlaps
+    /// [`NSH_SPI`] and [`NSH_SI`] and is therefore not in [`ALL`].
+    pub const NSH_PATH_HDR: Field = Field::new(67, 0, 32, "nsh_path_hdr");
 
     /// Every field above, in layout order (the Geneve option words 19..=50
     /// are not fields; see [`super::Flow::tun_opts`]).
@@ -398,6 +429,16 @@ pub mod fields {
         TP_SRC,
         TP_DST,
         IGMP_GROUP,
+        NSH_FLAGS,
+        NSH_TTL,
+        NSH_MDTYPE,
+        NSH_NP,
+        NSH_SPI,
+        NSH_SI,
+        NSH_C1,
+        NSH_C2,
+        NSH_C3,
+        NSH_C4,
     ];
 }
 
@@ -408,6 +449,10 @@ pub const L3_FIRST_WORD: usize = 56;
 /// Word index of the first L4 word (ND target; ARP/ND link addresses, TCP flags
 /// and ports follow).
 pub const L4_FIRST_WORD: usize = 62;
+/// Word index of the first NSH word (words `NSH_FIRST_WORD..FLOW_WORDS`, see
+/// [`fields::NSH_FLAGS`]); NSH is an L3 header although it sits after L4 in
+/// the layout.
+pub const NSH_FIRST_WORD: usize = 67;
 
 /// A full flow key (or a mask): [`FLOW_WORDS`] 64-bit words, field layout in
 /// [`fields`]. `Default` is all zero (the empty key / the all-wildcard mask).

@@ -30,6 +30,7 @@ pub mod flow;
 pub mod flow_table;
 pub mod matches;
 pub mod miniflow;
+pub mod nsh;
 pub mod odp_text;
 pub mod packet;
 pub mod smc;

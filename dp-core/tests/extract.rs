@@ -4,7 +4,7 @@
 
 use dp_core::extract::{extract, extract_flow, ExtractStatus};
 use dp_core::flow::{
-    fields, mac_to_u64, Field, Flow, ETH_TYPE_NONE, FRAG_ANY, FRAG_LATER, VLAN_CFI,
+    fields, mac_to_u64, Field, Flow, ETH_TYPE_NONE, FLOW_WORDS, FRAG_ANY, FRAG_LATER, VLAN_CFI,
 };
 use dp_core::miniflow::FlowKey;
 use dp_core::packet::{CtOrigTuple, DpPacket, OFS_NONE};
@@ -45,9 +45,9 @@ fn ex_pkt(pkt: &mut DpPacket) -> Ex {
     // Stale contents and offsets must not leak into the result.
     let mut key = FlowKey {
         hash: 1,
-        len: 67,
-        map: u128::MAX >> 61,
-        buf: [0xdead_beef; 67],
+        len: FLOW_WORDS as u32,
+        map: u128::MAX >> (128 - FLOW_WORDS),
+        buf: [0xdead_beef; FLOW_WORDS],
     };
     pkt.l2_5_ofs = 1;
     pkt.l3_ofs = 2;
@@ -340,6 +340,49 @@ fn lldp() -> Vec<u8> {
     v
 }
 
+/// An NSH header (RFC 8300 section 2): version 0, O bit set, TTL 63, the
+/// given MD type with `ctx` as its context bytes, next protocol IPv4, SPI
+/// 0x123456, SI 254.
+fn nsh_hdr(mdtype: u8, ctx: &[u8]) -> Vec<u8> {
+    let len_words = (8 + ctx.len()) / 4;
+    let vftl: u16 = 1 << 12 | 63 << 6 | len_words as u16;
+    let mut v = vftl.to_be_bytes().to_vec();
+    v.extend_from_slice(&[mdtype, 1, 0x12, 0x34, 0x56, 254]);
+    v.extend_from_slice(ctx);
+    v
+}
+
+const NSH_CTX: [u8; 16] = [
+    0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22, 0x33, 0x33, 0x33, 0x33, 0x44, 0x44, 0x44, 0x44,
+];
+
+/// Ethernet / NSH (MD type 1) / IPv4 / UDP.
+fn nsh1() -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&DST_MAC);
+    v.extend_from_slice(&SRC_MAC);
+    v.extend_from_slice(&[0x89, 0x4f]);
+    v.extend_from_slice(&nsh_hdr(1, &NSH_CTX));
+    v.extend_from_slice(&l3_udp4());
+    v
+}
+
+/// Ethernet / NSH (MD type 2 with one 8-byte TLV) / IPv4 / UDP.
+fn nsh2() -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&DST_MAC);
+    v.extend_from_slice(&SRC_MAC);
+    v.extend_from_slice(&[0x89, 0x4f]);
+    v.extend_from_slice(&nsh_hdr(2, &[0, 1, 2, 1, 0xaa, 0xbb, 0xcc, 0xdd]));
+    v.extend_from_slice(&l3_udp4());
+    v
+}
+
+/// NSH (MD type 1) / IPv4 / UDP without Ethernet (packet type (1, 0x894f)).
+fn l3_nsh1() -> Vec<u8> {
+    nsh1()[14..].to_vec()
+}
+
 /// A test packet: frame, packet type, and the length below which a cut
 /// removes header bytes (every cut shorter than `hdr_end` must be Malformed;
 /// with `ip_bounded` every cut at all, since the IP length no longer fits).
@@ -381,6 +424,15 @@ fn corpus() -> Vec<Case> {
         c("snap", snap(), 50, true),
         c("llc_stp", llc_stp(), 17, false),
         c("lldp", lldp(), 14, false),
+        c("nsh1", nsh1(), 38, false),
+        c("nsh2", nsh2(), 30, false),
+        Case {
+            name: "l3_nsh1",
+            frame: l3_nsh1(),
+            packet_type: 1 << 16 | 0x894f,
+            hdr_end: 24,
+            ip_bounded: false,
+        },
         Case {
             name: "l3_udp4",
             frame: l3_udp4(),
@@ -1015,6 +1067,85 @@ fn every_truncation() {
     }
 }
 
+fn assert_nsh1(f: &Flow, ctx: bool) {
+    assert_eq!(f.get(fields::NSH_FLAGS), 1);
+    assert_eq!(f.get(fields::NSH_TTL), 63);
+    assert_eq!(f.get(fields::NSH_NP), 1);
+    assert_eq!(f.get(fields::NSH_SPI), 0x123456);
+    assert_eq!(f.get(fields::NSH_SI), 254);
+    let c = if ctx {
+        [0x1111_1111, 0x2222_2222, 0x3333_3333, 0x4444_4444]
+    } else {
+        [0; 4]
+    };
+    assert_eq!(f.get(fields::NSH_C1), c[0]);
+    assert_eq!(f.get(fields::NSH_C2), c[1]);
+    assert_eq!(f.get(fields::NSH_C3), c[2]);
+    assert_eq!(f.get(fields::NSH_C4), c[3]);
+    // As OVS: the packet behind the NSH header is not parsed.
+    for g in [
+        fields::NW_SRC,
+        fields::NW_DST,
+        fields::NW_PROTO,
+        fields::TP_SRC,
+    ] {
+        assert_eq!(f.get(g), 0, "{}", g.name);
+    }
+}
+
+#[test]
+fn nsh_md1_md2_and_without_ethernet() {
+    let e = ex(&nsh1());
+    assert_eq!(e.st, ExtractStatus::Ok);
+    assert_eth(&e.f, 0x894f);
+    assert_eq!(e.f.get(fields::NSH_MDTYPE), 1);
+    assert_nsh1(&e.f, true);
+    assert_eq!((e.l2_5, e.l3, e.l4), (OFS_NONE, 14, OFS_NONE));
+
+    // MD type 2: context not matched (zero), like OVS.
+    let e = ex(&nsh2());
+    assert_eq!(e.st, ExtractStatus::Ok);
+    assert_eq!(e.f.get(fields::NSH_MDTYPE), 2);
+    assert_nsh1(&e.f, false);
+
+    let e = ex_pt(&l3_nsh1(), 1 << 16 | 0x894f);
+    assert_eq!(e.st, ExtractStatus::Ok);
+    assert_eq!(e.f.get(fields::ETH_TYPE), 0x894f);
+    assert_eq!(e.f.get(fields::PACKET_TYPE), 1 << 16 | 0x894f);
+    assert_eq!(e.f.get(fields::ETH_SRC), 0);
+    assert_nsh1(&e.f, true);
+    assert_eq!(e.l3, 0);
+}
+
+#[test]
+fn nsh_bad_headers_keep_l2_only() {
+    let l2_only = |v: &[u8]| {
+        let e = ex(v);
+        assert_eq!(e.st, ExtractStatus::Malformed);
+        assert_eth(&e.f, 0x894f);
+        for g in [fields::NSH_SPI, fields::NSH_TTL, fields::NSH_C1] {
+            assert_eq!(e.f.get(g), 0);
+        }
+    };
+    // Version 1.
+    let mut v = nsh1();
+    v[14] |= 0x40;
+    l2_only(&v);
+    // MD type 1 with a length other than 24 bytes.
+    let mut v = nsh1();
+    v[15] = (v[15] & 0xc0) | 5;
+    l2_only(&v);
+    // Length beyond the frame.
+    let mut v = nsh1();
+    v[15] |= 0x3f;
+    v.truncate(14 + 40);
+    l2_only(&v);
+    // MD type 2 shorter than the base header.
+    let mut v = nsh2();
+    v[15] &= 0xc0;
+    l2_only(&v);
+}
+
 #[test]
 fn truncated_ipv4_header_keeps_l2_only() {
     let v = udp4();
@@ -1038,6 +1169,7 @@ fn any_packet_type() -> impl Strategy<Value = u32> {
         1 => Just(1 << 16 | 0x0800),
         1 => Just(1 << 16 | 0x86dd),
         1 => Just(1 << 16 | 0x8847),
+        1 => Just(1 << 16 | 0x894f),
         1 => any::<u32>(),
     ]
 }
@@ -1055,6 +1187,7 @@ fn random_frame() -> impl Strategy<Value = Vec<u8>> {
             Just(Some(0x8847)),
             Just(Some(0x0806)),
             Just(Some(0x0020)),
+            Just(Some(0x894f)),
         ],
     )
         .prop_map(|(mut v, et)| {
@@ -1081,7 +1214,7 @@ proptest! {
 
     #[test]
     fn mutated_packets_never_panic(
-        idx in 0usize..22,
+        idx in 0usize..25,
         muts in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
         cut in any::<usize>(),
         extra in proptest::collection::vec(any::<u8>(), 0..16),

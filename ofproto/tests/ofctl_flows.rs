@@ -45,6 +45,8 @@ const FIELD_FLOWS: &[&str] = &[
     "ipv6,ct_state=+trk,ct_ipv6_src=::1,ct_ipv6_dst=::2",
     "pkt_mark=1/3,dp_hash=0x5/0xf,recirc_id=3,conj_id=7",
     "packet_type=(1,0x800)",
+    "packet_type=(1,0x894f),nsh_flags=1,nsh_ttl=2,nsh_mdtype=1,nsh_np=3,nsh_spi=0x123,nsh_si=5,nsh_c1=0x1,nsh_c2=0x2/0xff,nsh_c3=3,nsh_c4=4",
+    "dl_type=0x894f,nsh_spi=0x5,nsh_si=255,nsh_flags=0/1",
     "ip,ip_frag=first,tun_gbp_id=1,tun_gbp_flags=1",
     "actset_output=3",
 ];
@@ -198,6 +200,9 @@ fn every_action_round_trips_in_every_version() {
             "meter:2,group:1",
             "set_nw_ttl:5",
             "encap(nsh(md_type=1)),decap(),encap(ethernet)",
+            "encap(nsh(md_type=2,tlv(0x1000,10,0x12345678),tlv(0x2000,20,0x01))),set_field:0x5->nsh_spi,set_field:0x1/0x3->nsh_flags,move:NXM_NX_REG0[0..7]->nsh_si[],set_field:0xabc->nsh_c1,encap(ethernet)",
+            "packet_type=(1,0x894f),actions=decap(packet_type(ns=0,type=0))",
+            "dl_type=0x894f,actions=dec_nsh_ttl,decap(),decap()",
             "packet_type=(1,0x894f),actions=dec_nsh_ttl",
         ]);
     }

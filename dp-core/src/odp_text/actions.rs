@@ -5,6 +5,9 @@ use super::key::{
     format_flags, format_geneve_opts, format_mpls_lse, format_mpls_masked, format_vlan_tci,
     parse_geneve_opts,
 };
+use super::nsh::{
+    format_nsh_key, format_nsh_key_mask, format_push_nsh, parse_nsh_fields, parse_push_nsh,
+};
 use super::{
     call, chomp, hexnum, hx, hx128, ip4, ip6, kv, mac, num, num128, parse_ip4, parse_ip6,
     parse_mac, perr, split_top, vm, ParseError,
@@ -13,6 +16,7 @@ use crate::actions::{
     CtAction, HashAlg, NatAction, NatKind, OdpAction, SetAttr, TnlPush, UserspaceAction,
 };
 use crate::flow::{mac_to_u64, tun_flags, u64_to_mac, VLAN_CFI};
+use crate::nsh::NshKey;
 use crate::packet::{TunnelMetadata, TUN_OPTS_MAX};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -88,6 +92,9 @@ fn fmt_action(s: &mut String, a: &OdpAction) {
             match attr {
                 SetAttr::Tunnel(t) => {
                     let _ = write!(s, "tunnel({})", fmt_tunnel_set(t));
+                }
+                SetAttr::Nsh(k) => {
+                    let _ = write!(s, "nsh({})", format_nsh_key(k));
                 }
                 _ => s.push_str(&fmt_set(attr, &full_mask(attr))),
             }
@@ -175,6 +182,8 @@ fn fmt_action(s: &mut String, a: &OdpAction) {
             );
         }
         OdpAction::PopEth => s.push_str("pop_eth"),
+        OdpAction::PushNsh(p) => s.push_str(&format_push_nsh(p)),
+        OdpAction::PopNsh => s.push_str("pop_nsh()"),
         OdpAction::DecTtl(v) => {
             let _ = write!(s, "dec_ttl(le_1({}))", format_actions(v));
         }
@@ -229,6 +238,14 @@ fn full_mask(a: &SetAttr) -> SetAttr {
             tll: [0xff; 6],
         },
         SetAttr::Mpls { .. } => SetAttr::Mpls { lse: u32::MAX },
+        SetAttr::Nsh(_) => SetAttr::Nsh(NshKey {
+            flags: u8::MAX,
+            ttl: u8::MAX,
+            mdtype: u8::MAX,
+            np: u8::MAX,
+            path_hdr: u32::MAX,
+            context: [u32::MAX; 4],
+        }),
     }
 }
 
@@ -393,6 +410,7 @@ fn fmt_set(v: &SetAttr, m: &SetAttr) -> String {
                 format!("mpls({})", format_mpls_masked(*lse, *m))
             }
         }
+        (SetAttr::Nsh(k), SetAttr::Nsh(m)) => format!("nsh({})", format_nsh_key_mask(k, m)),
         // Mismatched value/mask variants: show the value as a full set.
         (v, _) => fmt_set(v, &full_mask(v)),
     }
@@ -725,6 +743,11 @@ fn parse_one(base: &str, it: &str) -> Result<OdpAction, ParseError> {
         "pop_vlan" => flag(OdpAction::PopVlan)?,
         "ct_clear" => flag(OdpAction::CtClear)?,
         "pop_eth" => flag(OdpAction::PopEth)?,
+        "pop_nsh" => match body {
+            None | Some("") => OdpAction::PopNsh,
+            Some(_) => return Err(perr(base, it, "action takes no arguments")),
+        },
+        "push_nsh" => OdpAction::PushNsh(parse_push_nsh(base, one_arg(base, body, it)?)?),
         "ct" => OdpAction::Ct(parse_ct(base, body)?),
         "recirc" => OdpAction::Recirc(u32arg(body)?),
         "meter" => OdpAction::Meter(u32arg(body)?),
@@ -1331,6 +1354,10 @@ fn parse_set(base: &str, b: &str) -> Result<OdpAction, ParseError> {
                     tll: tll.1,
                 },
             )
+        }
+        "nsh" => {
+            let (v, m) = parse_nsh_fields(base, body)?;
+            (SetAttr::Nsh(v), SetAttr::Nsh(m))
         }
         "mpls" => {
             let (mut v, mut m) = (0u32, 0u32);

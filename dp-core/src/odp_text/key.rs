@@ -1,6 +1,7 @@
 //! Flow key + mask text (`odp_flow_format()` / `odp_flow_from_string()` in
 //! `lib/odp-util.c`).
 
+use super::nsh::{format_nsh_key_mask, parse_nsh_fields};
 use super::{
     call, chomp, hx, hx128, ip4, ip6, kv, mac, num, num128, parse_ip4, parse_ip6, parse_mac, perr,
     split_top, vm, ParseError,
@@ -10,6 +11,7 @@ use crate::flow::{
     TUN_OPTS_MAX_LEN, TUN_OPTS_WORD, VLAN_CFI,
 };
 use crate::matches::Match;
+use crate::nsh::NshKey;
 use std::fmt::Write as _;
 
 const ETH_TYPE_IP: u64 = 0x0800;
@@ -19,6 +21,7 @@ const ETH_TYPE_RARP: u64 = 0x8035;
 const ETH_TYPE_MPLS: u64 = 0x8847;
 const ETH_TYPE_MPLS_MCAST: u64 = 0x8848;
 const ETH_TYPE_MIN: u64 = 0x0600;
+const ETH_TYPE_NSH: u64 = 0x894f;
 
 fn is_vlan_tpid(t: u64) -> bool {
     t == 0x8100 || t == 0x88a8
@@ -720,6 +723,13 @@ fn fmt_l3(x: &Fm, inner: bool) -> Vec<String> {
                 a.push(format!("mpls({})", parts.join(",")));
             }
         }
+        ETH_TYPE_NSH => {
+            let m = NshKey::from_flow(x.m);
+            if m != NshKey::default() {
+                let k = NshKey::from_flow(x.k);
+                a.push(format!("nsh({})", format_nsh_key_mask(&k, &m)));
+            }
+        }
         _ => {}
     }
     let is_ip = dl_type == ETH_TYPE_IP || dl_type == ETH_TYPE_IPV6;
@@ -777,6 +787,11 @@ fn fmt_l3(x: &Fm, inner: bool) -> Vec<String> {
         }
     }
     a
+}
+
+/// The flow words holding NSH fields.
+fn dp_nsh_words() -> std::ops::Range<usize> {
+    crate::flow::NSH_FIRST_WORD..crate::flow::FLOW_WORDS
 }
 
 /// `tunnel(...)` of a match (`format_odp_tun_attr()` with a mask).
@@ -1103,6 +1118,14 @@ fn parse_attr(p: &mut Pm, name: &str, body: &str) -> Result<(), ParseError> {
                     "dst" => p.mac_field(F::ETH_DST, t)?,
                     _ => return Err(p.unknown(k, name)),
                 }
+            }
+        }
+        "nsh" => {
+            let (v, m) = parse_nsh_fields(base, body)?;
+            v.to_flow(&mut p.k);
+            m.to_flow(&mut p.m);
+            for w in dp_nsh_words() {
+                p.k.w[w] &= p.m.w[w];
             }
         }
         "eth_type" => {

@@ -17,6 +17,7 @@
 
 mod actions;
 mod key;
+mod nsh;
 
 pub use actions::{format_actions, parse_actions};
 pub use key::{format_match, parse_match};

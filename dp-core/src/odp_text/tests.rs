@@ -182,6 +182,51 @@ fn tunnel_geneve_match() {
 }
 
 #[test]
+fn nsh_actions_and_key() {
+    // Formats as OVS's `format_odp_push_nsh_action()`, `pop_nsh()` and
+    // `format_odp_set_nsh()` print them.
+    let a = actions_rt("push_nsh(flags=0,ttl=63,mdtype=1,np=3,spi=0x1234,si=255,c1=0x11223344,c2=0x0,c3=0x0,c4=0x0),push_eth(src=00:11:22:33:44:55,dst=66:77:88:99:aa:bb),2");
+    match &a[0] {
+        OdpAction::PushNsh(p) => {
+            assert_eq!((p.key.spi(), p.key.si(), p.key.np), (0x1234, 255, 3));
+            assert_eq!(p.key.context[0], 0x1122_3344);
+            assert_eq!(p.len(), 24);
+        }
+        x => panic!("{x:?}"),
+    }
+    let a = actions_rt("push_nsh(flags=1,ttl=2,mdtype=2,np=1,spi=0x10,si=3,md2=0x1020304aabbccdd)");
+    match &a[0] {
+        OdpAction::PushNsh(p) => assert_eq!(p.md2, [1, 2, 3, 4, 0xaa, 0xbb, 0xcc, 0xdd]),
+        x => panic!("{x:?}"),
+    }
+    actions_rt("pop_eth,pop_nsh(),recirc(0x5)");
+    let a = actions_rt("set(nsh(spi=0x5,si=254)),set(nsh(ttl=0x0a/0x3f,c2=0x1/0x000000ff))");
+    match &a[0] {
+        OdpAction::SetMasked {
+            value: SetAttr::Nsh(v),
+            mask: SetAttr::Nsh(m),
+        } => {
+            assert_eq!((v.path_hdr, m.path_hdr), (0x5fe, u32::MAX));
+            assert_eq!(m.context, [0; 4]);
+        }
+        x => panic!("{x:?}"),
+    }
+    actions_rt(
+        "set(nsh(flags=0,ttl=63,mdtype=1,np=3,spi=0x1234,si=255,c1=0x1,c2=0x2,c3=0x3,c4=0x4))",
+    );
+    assert!(parse_actions("push_nsh(spi=0x1/0xff)").is_err());
+    assert!(parse_actions("set(nsh(spi=0x1000000))").is_err());
+    assert!(parse_actions("set(nsh(foo=1))").is_err());
+    assert!(parse_actions("pop_nsh(1)").is_err());
+
+    let m = match_rt("recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x894f),nsh(mdtype=1,np=1,spi=0x123456,si=254,c1=0x1/0x000000ff)");
+    assert_eq!(m.key.get(F::NSH_SPI), 0x123456);
+    assert_eq!(m.mask.get(F::NSH_SPI), 0xffffff);
+    assert_eq!(m.mask.get(F::NSH_C1), 0xff);
+    assert_eq!(m.mask.get(F::NSH_TTL), 0);
+}
+
+#[test]
 fn nested_and_misc_actions() {
     actions_rt("check_pkt_len(size=200,gt(4),le(clone(set(ipv4(ttl=63)),5),dec_ttl(le_1(userspace(pid=3,userdata(0102ff),actions,tunnel_out_port=7))),6))");
     actions_rt(

@@ -88,8 +88,9 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             w.u64(*value);
         }
         Action::RegLoad2(f) => {
+            // OVS drops the 6 pad bytes of `ext_action_header`: the OXM
+            // follows the subtype (`set_field_to_nxast()`).
             hdr(w, REG_LOAD2);
-            w.zeros(6);
             f.write(w);
         }
         Action::Note(b) => {

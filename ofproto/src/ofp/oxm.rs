@@ -28,6 +28,9 @@ pub const OFPXMC_EXPERIMENTER: u16 = 0xffff;
 pub const ONF_EXPERIMENTER: u32 = 0x4f4e_4600;
 /// Nicira experimenter / vendor id.
 pub const NX_VENDOR_ID: u32 = 0x0000_2320;
+/// Experimenter id of Open vSwitch's experimenter OXMs (`NXOXM_ET`,
+/// `lib/nx-match.c`), e.g. the NSH fields.
+pub const NXOXM_ET: u32 = 0x005a_d650;
 
 /// Typed name of a match field (Open vSwitch `mf_field_id` vocabulary).
 ///
@@ -119,6 +122,20 @@ pub enum Field {
     ConjId,
     /// NXM_NX_COOKIE (only in NXST_FLOW / NXT_FLOW_MOD contexts).
     Cookie,
+    /// NXOXM_NSH_FLAGS (`nsh_flags`, u8, maskable; RFC 8300 O/U bits).
+    NshFlags,
+    /// NXOXM_NSH_MDTYPE (`nsh_mdtype`, u8, read-only).
+    NshMdtype,
+    /// NXOXM_NSH_NP (`nsh_np`, u8, read-only).
+    NshNp,
+    /// NXOXM_NSH_SPI (`nsh_spi`, be32 with 24 significant bits).
+    NshSpi,
+    /// NXOXM_NSH_SI (`nsh_si`, u8).
+    NshSi,
+    /// NXOXM_NSH_C1..C4 (`nsh_c1..c4`, be32, maskable), index 0..=3.
+    NshC(u8),
+    /// NXOXM_NSH_TTL (`nsh_ttl`, u8).
+    NshTtl,
     /// A header this codec does not name; kept verbatim.
     Unknown,
 }
@@ -177,6 +194,17 @@ const TABLE: &[(u16, u8, u32, Field, u8)] = {
         (B, 44, 0, PacketType, 4),
         (E, 42, ONF_EXPERIMENTER, TcpFlags, 2),
         (E, 43, ONF_EXPERIMENTER, ActsetOutput, 4),
+        // NXOXM_NSH_* (OVS `meta-flow.h`, class 0xffff, experimenter NXOXM_ET).
+        (E, 1, NXOXM_ET, NshFlags, 1),
+        (E, 2, NXOXM_ET, NshMdtype, 1),
+        (E, 3, NXOXM_ET, NshNp, 1),
+        (E, 4, NXOXM_ET, NshSpi, 4),
+        (E, 5, NXOXM_ET, NshSi, 1),
+        (E, 6, NXOXM_ET, NshC(0), 4),
+        (E, 7, NXOXM_ET, NshC(1), 4),
+        (E, 8, NXOXM_ET, NshC(2), 4),
+        (E, 9, NXOXM_ET, NshC(3), 4),
+        (E, 10, NXOXM_ET, NshTtl, 1),
         (O, 0, 0, InPort, 2),
         (O, 1, 0, EthDst, 6),
         (O, 2, 0, EthSrc, 6),
@@ -632,6 +660,11 @@ impl OxmMatch {
             ArpOp | ArpSpa | ArpTpa | ArpSha | ArpTha => self.eth_is(&[0x0806, 0x8035]),
             MplsLabel | MplsTc | MplsBos => self.eth_is(&[0x8847, 0x8848]),
             PbbIsid | PbbUca => self.eth_is(&[0x88e7]),
+            // MFP_NSH: an NSH packet, behind Ethernet or as packet type
+            // (1, 0x894f).
+            NshFlags | NshMdtype | NshNp | NshSpi | NshSi | NshC(_) | NshTtl => {
+                self.eth_is(&[0x894f]) || self.exact(PacketType) == Some(1 << 16 | 0x894f)
+            }
             _ => true,
         }
     }

@@ -10,7 +10,7 @@
 //! at the last stage) un-wildcards the whole subtable mask.
 
 use super::key::{XKey, XKEY_WORDS};
-use dp_core::flow::{FLOW_WORDS, L2_FIRST_WORD, L3_FIRST_WORD, L4_FIRST_WORD};
+use dp_core::flow::{FLOW_WORDS, L2_FIRST_WORD, L3_FIRST_WORD, L4_FIRST_WORD, NSH_FIRST_WORD};
 use std::collections::HashMap;
 
 /// Number of lookup stages.
@@ -22,7 +22,9 @@ fn stage_of(i: usize) -> usize {
         0
     } else if i < L3_FIRST_WORD {
         1
-    } else if i < L4_FIRST_WORD {
+    } else if !(L4_FIRST_WORD..NSH_FIRST_WORD).contains(&i) {
+        // NSH is an L3 header (OVS puts `struct ovs_key_nsh` in its L3
+        // segment) although its words follow L4 in the layout.
         2
     } else {
         3

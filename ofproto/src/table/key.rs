@@ -193,6 +193,17 @@ pub fn field_locs(field: Field) -> Option<(Loc, Option<Loc>)> {
         DpHash => d(f::DP_HASH),
         RecircId => d(f::RECIRC_ID),
         ConjId => Some((Loc::Meta(CONJ_ID_WORD as u8, 0, 32), None)),
+        PacketType => d(f::PACKET_TYPE),
+        NshFlags => d(f::NSH_FLAGS),
+        NshTtl => d(f::NSH_TTL),
+        NshMdtype => d(f::NSH_MDTYPE),
+        NshNp => d(f::NSH_NP),
+        NshSpi => d(f::NSH_SPI),
+        NshSi => d(f::NSH_SI),
+        NshC(0) => d(f::NSH_C1),
+        NshC(1) => d(f::NSH_C2),
+        NshC(2) => d(f::NSH_C3),
+        NshC(3) => d(f::NSH_C4),
         _ => None,
     }
 }
@@ -264,7 +275,8 @@ pub fn match_to_oxm(value: &XKey, mask: &XKey, nxm: bool) -> OxmMatch {
     let proto = value.flow.get(f::NW_PROTO);
     let arp = dl_type == 0x0806 || dl_type == 0x8035;
     let v6 = dl_type == 0x86dd;
-    let mut list: Vec<Field> = vec![InPort, Metadata];
+    let nsh = dl_type == 0x894f;
+    let mut list: Vec<Field> = vec![PacketType, InPort, Metadata];
     list.extend((0..16).map(Reg));
     list.extend([
         EthSrc, EthDst, EthType, TunnelId, TunIpv4Src, TunIpv4Dst, TunFlags, PktMark, CtState,
@@ -278,6 +290,9 @@ pub fn match_to_oxm(value: &XKey, mask: &XKey, nxm: bool) -> OxmMatch {
     }
     if arp {
         list.extend([ArpSpa, ArpTpa, ArpOp, ArpSha, ArpTha]);
+    } else if nsh {
+        list.extend([NshFlags, NshTtl, NshMdtype, NshNp, NshSpi, NshSi]);
+        list.extend((0..4).map(NshC));
     } else {
         list.extend([Ipv4Src, Ipv4Dst, Ipv6Src, Ipv6Dst, Ipv6Flabel, IpProto]);
         list.push(if nxm { NwTos } else { IpDscp });

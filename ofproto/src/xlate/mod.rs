@@ -46,6 +46,7 @@
 //! `fin_timeout` is reported in [`XlateOut::fin_timeouts`], and `learn` with
 //! a `limit` learns only below it, writing the outcome to its `result_dst`.
 
+mod encap;
 pub mod format;
 pub mod multipath;
 mod patch;
@@ -163,6 +164,10 @@ pub struct Frozen {
     pub goto: Option<u8>,
     /// The action set at the time.
     pub action_set: Vec<Action>,
+    /// Resume by running `rest` (then `goto` and the action set) rather than
+    /// a table lookup: the freeze after `decap()` of NSH, whose inner packet
+    /// had to be parsed (OVS `ctx_trigger_freeze()`).
+    pub resume_actions: bool,
 }
 
 impl std::hash::Hash for Frozen {
@@ -171,6 +176,7 @@ impl std::hash::Hash for Frozen {
         self.meta.hash(h);
         self.in_port.hash(h);
         self.group.hash(h);
+        self.resume_actions.hash(h);
         self.goto.hash(h);
         // Actions have no Hash; their debug form identifies them.
         if !self.rest.is_empty() || !self.action_set.is_empty() {
@@ -379,6 +385,12 @@ struct Ctx<'a, 'e> {
     tail: Option<Vec<Instruction>>,
     /// A `check_pkt_larger` translated the rest of the current rule.
     cpl_done: bool,
+    /// `encap(...)` translated, its datapath push not yet emitted.
+    pending_encap: Option<encap::PendingEncap>,
+    /// `decap()` of NSH translated, `pop_nsh` not yet emitted.
+    pending_decap: bool,
+    /// The translation failed (unsupported packet type): drop the packet.
+    error: bool,
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -433,6 +445,11 @@ fn xlate_inner(
     wc.flow.set_exact(f::IN_PORT);
     wc.flow.set_exact(f::RECIRC_ID);
     wc.flow.set_exact(f::ETH_TYPE);
+    if flow.get(f::PACKET_TYPE) != 0 {
+        // Not Ethernet: the packet type is part of every megaflow (OVS
+        // always matches it; for Ethernet, rvs leaves it implicit).
+        wc.flow.set_exact(f::PACKET_TYPE);
+    }
     let et = flow.get(f::ETH_TYPE);
     if et == 0x0800 || et == 0x86dd {
         wc.flow.set_exact(f::NW_FRAG);
@@ -453,8 +470,13 @@ fn xlate_inner(
                 key.meta = fr.meta;
                 key.flow.set(f::IN_PORT, fr.in_port as u64);
                 start = fr.table;
-                if fr.group.is_some() {
+                if fr.group.is_some() || fr.resume_actions {
                     resume = Some(fr.clone());
+                }
+                if fr.resume_actions {
+                    // After decap(): Ethernet and L3 inner packets share
+                    // this recirculation id.
+                    wc.flow.set_exact(f::PACKET_TYPE);
                 }
             }
             None => ok = false,
@@ -489,15 +511,20 @@ fn xlate_inner(
         orig_prio: flow.get(f::SKB_PRIORITY),
         tail: None,
         cpl_done: false,
+        pending_encap: None,
+        pending_decap: false,
+        error: false,
     };
     if ok {
         if let Some(fr) = resume {
-            ctx.note(format!(
-                "resume group {} with recirc_id=0x{rid:x}",
-                fr.group.unwrap_or(0)
-            ));
             ctx.action_set = fr.action_set.clone();
-            ctx.group(fr.group.unwrap_or(0), true);
+            match fr.group {
+                Some(g) => {
+                    ctx.note(format!("resume group {g} with recirc_id=0x{rid:x}"));
+                    ctx.group(g, true);
+                }
+                None => ctx.note(format!("resume actions with recirc_id=0x{rid:x}")),
+            }
             if !ctx.exit && ctx.frozen.is_none() {
                 ctx.do_actions(&fr.rest);
             }
@@ -521,6 +548,9 @@ fn xlate_inner(
         ctx.finish_pipeline();
     } else {
         ctx.note("no such port or recirculation id: drop".to_string());
+    }
+    if ctx.error {
+        ctx.odp.clear();
     }
     trim_trailing_sets(&mut ctx.odp);
     let mut mask = ctx.wc.flow;
@@ -811,11 +841,22 @@ impl Ctx<'_, '_> {
                 }
                 continue;
             }
-            if let Action::Group(g) = a {
-                if self.needs_dp_hash(*g) {
+            match a {
+                Action::Group(g) if self.needs_dp_hash(*g) => {
                     self.freeze_group(*g, &acts[i + 1..]);
                     break;
                 }
+                Action::Decap { .. } => {
+                    self.decap_and_freeze(&acts[i + 1..]);
+                    continue;
+                }
+                Action::DecNshTtl => {
+                    if self.dec_nsh_ttl() {
+                        break;
+                    }
+                    continue;
+                }
+                _ => {}
             }
             self.do_action(a);
             if let Some(p) = self.paused.as_mut() {
@@ -858,6 +899,7 @@ impl Ctx<'_, '_> {
                 None
             },
             action_set: Vec::new(),
+            resume_actions: false,
         };
         self.odp.push(OdpAction::Hash {
             alg: HashAlg::L4,
@@ -1235,6 +1277,18 @@ impl Ctx<'_, '_> {
                 }
             }
             Action::Group(g) => self.group(*g, false),
+            Action::Encap {
+                new_pkt_type,
+                props,
+                ..
+            } => self.encap(*new_pkt_type, props),
+            // Decap and DecNshTtl need the rest of the list: see do_actions.
+            Action::Decap { .. } => {
+                self.decap();
+            }
+            Action::DecNshTtl => {
+                self.dec_nsh_ttl();
+            }
             Action::Meter(m) => self.meter(*m),
             Action::Multipath(m) => self.multipath(m),
             Action::Bundle(b) => self.bundle(b),
@@ -1525,6 +1579,12 @@ impl Ctx<'_, '_> {
             return;
         }
         match self.env.ports.odp(of) {
+            Some(_) if self.key.flow.get(f::PACKET_TYPE) != 0 => {
+                // OVS: "Trying to send non-Ethernet packet through legacy
+                // L2 port" (every rvs port is an L2 port).
+                self.wc.flow.set_exact(f::PACKET_TYPE);
+                self.note(format!("    port {of} takes only Ethernet: not sent"));
+            }
             Some(odp) => {
                 self.commit();
                 self.odp.push(OdpAction::Output(odp));
@@ -1584,13 +1644,15 @@ impl Ctx<'_, '_> {
     /// Emits datapath actions that bring the packet from `base` to `key`
     /// (OVS `commit_odp_actions()`).
     fn commit(&mut self) {
+        let mut out = self.commit_encap_decap();
+        self.commit_nsh(&mut out);
         let k = &self.key.flow;
         let b = &self.base;
         let diff = |fd: DpField| k.get(fd) != b.get(fd);
         let full = |fd: DpField, on: bool| if on { fd.max() } else { 0 };
-        let mut out = Vec::new();
+        let eth = k.get(f::PACKET_TYPE) == 0;
         // Ethernet addresses.
-        if diff(f::ETH_SRC) || diff(f::ETH_DST) {
+        if eth && (diff(f::ETH_SRC) || diff(f::ETH_DST)) {
             out.push(OdpAction::SetMasked {
                 value: SetAttr::Eth {
                     src: u64_to_mac(k.get(f::ETH_SRC)),
@@ -1603,7 +1665,7 @@ impl Ctx<'_, '_> {
             });
         }
         // VLAN.
-        if diff(f::VLAN0_TCI) || diff(f::VLAN0_TPID) {
+        if eth && (diff(f::VLAN0_TCI) || diff(f::VLAN0_TPID)) {
             let bt = b.get(f::VLAN0_TCI) as u16;
             let kt = k.get(f::VLAN0_TCI) as u16;
             if bt & VLAN_CFI != 0 {

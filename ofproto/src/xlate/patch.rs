@@ -255,11 +255,17 @@ impl Ctx<'_, '_> {
                 orig_prio: packet.get(f::SKB_PRIORITY),
                 tail: None,
                 cpl_done: false,
+                pending_encap: None,
+                pending_decap: false,
+                error: false,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();
             wc = std::mem::take(&mut sub.wc);
             sub_out = std::mem::take(&mut sub.odp);
+            if sub.error {
+                sub_out.clear();
+            }
             sub_trace.append(&mut sub.trace);
             sub_patched.push(PatchRules {
                 bridge: peer.bridge.clone(),

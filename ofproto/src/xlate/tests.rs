@@ -1005,3 +1005,180 @@ fn controller_userdata_carries_cookie_and_max_len() {
     );
     assert_eq!(parse_controller_userdata(&[2, 0, 0]), None);
 }
+
+fn sf(field: Field, v: &[u8]) -> Action {
+    Action::SetField(MatchField::new(field, v, None, false).unwrap())
+}
+
+fn resubmit(table: u8) -> Action {
+    Action::Resubmit {
+        in_port: 0xfff8,
+        table,
+        ct: false,
+        short: false,
+    }
+}
+
+/// An Ethernet frame carrying NSH MD type 1 (SPI 5, SI 254) whose next
+/// protocol is `np`, from datapath port `odp_in`.
+fn nsh_pkt(odp_in: u32, np: u8) -> Flow {
+    let mut fl = Flow::zero();
+    fl.set(f::IN_PORT, odp_in as u64);
+    fl.set(f::ETH_SRC, 0x0200_0000_0001);
+    fl.set(f::ETH_DST, 0x0200_0000_0002);
+    fl.set(f::ETH_TYPE, 0x894f);
+    fl.set(f::NSH_TTL, 63);
+    fl.set(f::NSH_MDTYPE, 1);
+    fl.set(f::NSH_NP, np as u64);
+    fl.set(f::NSH_SPI, 5);
+    fl.set(f::NSH_SI, 254);
+    fl
+}
+
+#[test]
+fn encap_nsh_set_fields_encap_ethernet() {
+    // (actions, expected datapath actions) for ip_pkt(11).
+    let nsh = Action::Encap {
+        hdr_size: 0,
+        new_pkt_type: dp_core::nsh::PT_NSH,
+        props: Vec::new(),
+    };
+    let eth = Action::Encap {
+        hdr_size: 0,
+        new_pkt_type: 0,
+        props: Vec::new(),
+    };
+    // encap(nsh(md_type=2,tlv(0x1000,10,0x12345678))), as ovs-ofctl encodes it.
+    let nsh2 = Action::Encap {
+        hdr_size: 0,
+        new_pkt_type: dp_core::nsh::PT_NSH,
+        props: vec![
+            0, 4, 1, 8, 2, 0, 0, 0, // md_type=2
+            0, 4, 2, 16, 0x10, 0, 10, 4, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0,
+        ],
+    };
+    let cases: Vec<(Vec<Action>, &str)> = vec![
+        (
+            vec![
+                nsh.clone(),
+                sf(Field::NshSpi, &[0, 0x12, 0x34, 0x56]),
+                sf(Field::NshSi, &[7]),
+                sf(Field::NshC(0), &[0xaa, 0, 0, 1]),
+                Action::DecNshTtl,
+                eth.clone(),
+                sf(Field::EthDst, &[2, 0, 0, 0, 0, 9]),
+                out(2),
+            ],
+            "push_nsh(flags=0,ttl=62,mdtype=1,np=3,spi=0x123456,si=7,c1=0xaa000001,c2=0x0,c3=0x0,c4=0x0),\
+             push_eth(src=00:00:00:00:00:00,dst=02:00:00:00:00:09),12",
+        ),
+        // Rewrites after the push become set(nsh(...)) of the changed fields.
+        (
+            vec![
+                nsh.clone(),
+                eth.clone(),
+                out(2),
+                Action::DecNshTtl,
+                sf(Field::NshSi, &[9]),
+                out(3),
+            ],
+            "push_nsh(flags=0,ttl=63,mdtype=1,np=3,spi=0x0,si=255,c1=0x0,c2=0x0,c3=0x0,c4=0x0),\
+             push_eth(src=00:00:00:00:00:00,dst=00:00:00:00:00:00),12,\
+             set(nsh(ttl=62,si=9)),13",
+        ),
+        (
+            vec![nsh2, eth.clone(), out(2)],
+            "push_nsh(flags=0,ttl=63,mdtype=2,np=3,spi=0x0,si=255,md2=0x10000a0412345678),\
+             push_eth(src=00:00:00:00:00:00,dst=00:00:00:00:00:00),12",
+        ),
+        // NSH without Ethernet cannot leave on an Ethernet port.
+        (vec![nsh.clone(), out(2)], "drop"),
+        // encap(ethernet) of an Ethernet frame: translation error, drop.
+        (vec![eth, out(2)], "drop"),
+        // dec_nsh_ttl on a non-NSH packet stops the action list.
+        (vec![out(2), Action::DecNshTtl, out(3)], "12"),
+    ];
+    for (acts, want) in cases {
+        let p = pipeline();
+        add(&p, 0, 1, &[], apply(acts.clone()));
+        let x = p.xlate(&ip_pkt(11), 0, true, false);
+        let got = dp_core::odp_text::format_actions(&x.actions);
+        assert_eq!(got, want.replace(' ', ""), "{acts:?}");
+        if want.contains("push") {
+            assert_eq!(x.mask.get(f::PACKET_TYPE), 0xffff_ffff);
+        }
+    }
+}
+
+#[test]
+fn decap_ethernet_then_nsh_recirculates_and_resumes() {
+    let p = pipeline();
+    let decap = Action::Decap {
+        new_pkt_type: 0xfffe,
+    };
+    let nsh_et: &[u8] = &[0x89, 0x4f];
+    let pt_nsh: &[u8] = &[0, 1, 0x89, 0x4f];
+    // Table 0: strip Ethernet (no recirculation: the NSH fields stay valid).
+    add(
+        &p,
+        0,
+        1,
+        &[(Field::EthType, nsh_et, None)],
+        apply(vec![decap.clone(), resubmit(1)]),
+    );
+    // Table 1: match the NSH header of the L3 packet, decap it; the inner
+    // packet must be parsed, so the rest (resubmit to 2) is frozen.
+    add(
+        &p,
+        1,
+        1,
+        &[
+            (Field::PacketType, pt_nsh, None),
+            (Field::NshSpi, &[0, 0, 0, 5], None),
+            (Field::NshSi, &[254], None),
+        ],
+        apply(vec![decap.clone(), resubmit(2)]),
+    );
+    add(
+        &p,
+        2,
+        1,
+        &[(Field::EthType, &[8, 0], None)],
+        apply(vec![out(2)]),
+    );
+
+    let x = p.xlate(&nsh_pkt(11, dp_core::nsh::NSH_P_ETHERNET), 0, true, false);
+    let [OdpAction::PopEth, OdpAction::PopNsh, OdpAction::Recirc(id)] = x.actions[..] else {
+        panic!("{:?}", x.actions)
+    };
+    assert_eq!(x.mask.get(f::NSH_SPI), 0xff_ffff);
+    assert_eq!(x.mask.get(f::NSH_NP), 0xff);
+    assert_eq!(x.mask.get(f::PACKET_TYPE), 0xffff_ffff);
+    // Another SPI misses table 1: drop (the pending pop_eth is never
+    // committed).
+    let mut other = nsh_pkt(11, dp_core::nsh::NSH_P_ETHERNET);
+    other.set(f::NSH_SPI, 6);
+    assert_eq!(p.xlate(&other, 0, true, false).actions, vec![]);
+
+    // The recirculated inner Ethernet frame resumes with resubmit(,2).
+    let mut inner = ip_pkt(11);
+    inner.set(f::RECIRC_ID, id as u64);
+    let r = p.xlate(&inner, 0, true, false);
+    assert_eq!(r.actions, vec![OdpAction::Output(12)]);
+    assert_eq!(r.mask.get(f::PACKET_TYPE), 0xffff_ffff);
+
+    // An inner IPv4 packet (next protocol 1) recirculates with the same
+    // id; as an L3 packet it cannot be output on an Ethernet port.
+    let x = p.xlate(&nsh_pkt(11, dp_core::nsh::NSH_P_IPV4), 0, true, false);
+    assert_eq!(x.actions.last(), Some(&OdpAction::Recirc(id)));
+    let mut l3 = ip_pkt(11);
+    l3.set(f::ETH_SRC, 0);
+    l3.set(f::ETH_DST, 0);
+    l3.set(f::PACKET_TYPE, dp_core::nsh::PT_IPV4 as u64);
+    l3.set(f::RECIRC_ID, id as u64);
+    assert_eq!(p.xlate(&l3, 0, true, false).actions, vec![]);
+
+    // Unknown next protocol: drop.
+    let x = p.xlate(&nsh_pkt(11, 9), 0, true, false);
+    assert_eq!(x.actions, vec![]);
+}
