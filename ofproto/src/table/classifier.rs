@@ -147,6 +147,28 @@ impl Classifier {
         self.sort();
     }
 
+    /// The rule with exactly this priority, value (pre-masked) and mask, if
+    /// any: the flow_mod "identical rule" check (OpenFlow 1.5.1 section
+    /// 6.4, an ADD replaces a rule with the same match and priority) in
+    /// O(1) instead of a scan of the table. `same(id)` confirms a candidate
+    /// whose hash matches (the caller compares value and mask).
+    pub fn find_exact(
+        &self,
+        priority: u16,
+        value: &XKey,
+        mask: &XKey,
+        same: impl Fn(u64) -> bool,
+    ) -> Option<u64> {
+        let st = self.subtables.iter().find(|s| &s.mask == mask)?;
+        let h = st.hashes(value);
+        st.rules
+            .get(&h[st.last_stage()])?
+            .iter()
+            .filter(|&&(p, _)| p == priority)
+            .map(|&(_, id)| id)
+            .find(|&id| same(id))
+    }
+
     /// Removes rule `id` inserted with this value and mask.
     pub fn remove(&mut self, id: u64, value: &XKey, mask: &XKey) {
         let Some(idx) = self.subtables.iter().position(|s| &s.mask == mask) else {

@@ -426,6 +426,21 @@ impl Tables {
             if table_id != 0xff && t != table_id as usize {
                 continue;
             }
+            if let Some(p) = strict_priority {
+                // Strict: at most one rule, found by hash (no table scan).
+                let hit = tab
+                    .cls
+                    .find_exact(p, value, mask, |id| {
+                        tab.rules.get(&id).is_some_and(|r| {
+                            r.priority == p && &r.mask == mask && &r.value == value
+                        })
+                    })
+                    .and_then(|id| tab.rules.get(&id))
+                    .filter(|r| (r.cookie ^ cookie) & cookie_mask == 0)
+                    .filter(|r| r.outputs_to(out_port));
+                out.extend(hit);
+                continue;
+            }
             let mut v: Vec<&Rule> = tab
                 .rules
                 .values()
@@ -552,11 +567,12 @@ impl Tables {
                 return Err(FlowModError::Overlap);
             }
         }
-        let old = table
-            .rules
-            .values()
-            .find(|r| r.priority == fm.priority && r.mask == fm.mask && r.value == value)
-            .map(|r| r.id);
+        let old = table.cls.find_exact(fm.priority, &value, &fm.mask, |id| {
+            table
+                .rules
+                .get(&id)
+                .is_some_and(|r| r.priority == fm.priority && r.mask == fm.mask && r.value == value)
+        });
         let mut keep = (0, 0, now_ns);
         if let Some(id) = old {
             if let Some(r) = table.remove(id) {
