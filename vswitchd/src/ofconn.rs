@@ -58,7 +58,7 @@ use ofproto::ofp::oxm::{Field, MatchField, OxmMatch};
 use ofproto::ofp::switch::PortStatus;
 use ofproto::ofp::switch::{bundle_ctrl, BundleControl, FeaturesReply, Port, SwitchConfig};
 use ofproto::ofp::{Decoder, Header, Hello};
-use ofproto::table::key::match_from_oxm;
+use ofproto::table::key::match_from_oxm_tlv;
 use ofproto::table::{FlowModError, FlowModSpec};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -390,13 +390,14 @@ impl AsyncSink for Sink {
                 rule,
                 reason,
                 duration_ns,
+                tlv,
             } => {
                 let nxm = v == 1 && cfg.flow_format == ofproto::ofp::nicira::NXFF_NXM;
                 let match_ = if v == 1 && !nxm {
                     // OpenFlow 1.0.0 section 5.4.2: the ofp10 match.
-                    Match::Of10(Match10::from_fields(&rule.oxm(true)))
+                    Match::Of10(Match10::from_fields(&rule.oxm(true, tlv)))
                 } else {
-                    Match::Oxm(rule.oxm(nxm))
+                    Match::Oxm(rule.oxm(nxm, tlv))
                 };
                 let fr = FlowRemoved {
                     cookie: rule.cookie,
@@ -552,6 +553,11 @@ impl Conn {
     }
 
     fn error(&mut self, h: &Header, frame: &[u8], e: &FlowModError) -> bool {
+        if let FlowModError::Codec(c) = e {
+            if let Some((c10, c12)) = c.code.nx_codes() {
+                return self.send_nx_error(h, frame, c10, c12);
+            }
+        }
         let v = if self.version == 0 {
             h.version
         } else {
@@ -765,7 +771,8 @@ impl Conn {
             Message::BarrierRequest => self.send(h.xid, &Message::BarrierReply),
             Message::RoleRequest(r) => self.role_request(h, r, frame),
             Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
-                match FlowModSpec::from_ofp(&fm, v, self.table_id_ext)
+                let tlv = self.br.pipe.tlv.read().clone();
+                match FlowModSpec::from_ofp(&fm, v, self.table_id_ext, &tlv)
                     .and_then(|s| self.br.flow_mod(&s))
                 {
                     Ok(_) => true,
@@ -813,9 +820,12 @@ impl Conn {
                     }
                 },
                 NxMsg::TlvTableMod { command, maps } => {
-                    // No flow can match a tun_metadata field yet, so none
-                    // is in use.
-                    let r = self.br.pipe.tlv.write().apply(command, &maps, |_| false);
+                    // A mapping that a flow uses cannot be deleted
+                    // (NXTTMFC_INVALID_TLV_DEL).
+                    let mut tlv = self.br.pipe.tlv.write();
+                    let tables = self.br.pipe.tables.read();
+                    let r = tlv.apply(command, &maps, |i| tables.tlv_in_use(i));
+                    drop((tables, tlv));
                     match r {
                         Ok(()) => true,
                         Err(e) => {
@@ -854,7 +864,8 @@ impl Conn {
                     .map_err(FlowModError::Codec)
                     .and_then(|(ih, im)| match im {
                         Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
-                            FlowModSpec::from_ofp(&fm, v, self.table_id_ext).map(|s| (ih, s))
+                            let tlv = self.br.pipe.tlv.read().clone();
+                            FlowModSpec::from_ofp(&fm, v, self.table_id_ext, &tlv).map(|s| (ih, s))
                         }
                         _ => Err(ofp_err(ErrorCode::BadRequestType)),
                     });
@@ -1299,7 +1310,8 @@ impl Conn {
         nxm: bool,
         now: u64,
     ) -> Result<Vec<FlowStats>, FlowModError> {
-        let (value, mask) = match_from_oxm(&req.match_.fields())?;
+        let tlv = self.br.pipe.tlv.read().clone();
+        let (value, mask) = match_from_oxm_tlv(&req.match_.fields(), &tlv)?;
         let tables = self.br.pipe.tables.read();
         let out_port = if self.version == 1 && req.out_port == 0xffff {
             ofproto::ofp::actions::OFPP_ANY
@@ -1338,7 +1350,7 @@ impl Conn {
                     cookie: r.cookie,
                     packet_count: r.packets.load(Ordering::Relaxed),
                     byte_count: r.bytes.load(Ordering::Relaxed),
-                    match_: Match::Oxm(r.oxm(nxm)),
+                    match_: Match::Oxm(r.oxm(nxm, &tlv)),
                     instructions: r.instructions.clone(),
                 }
             })

@@ -280,7 +280,8 @@ pub fn decode(st: u16, a: &mut Rd<'_>, version: u8) -> Result<Action, OfpError> 
             }
         }
         REG_LOAD2 => {
-            a.skip(6)?;
+            // The OXM starts right after the subtype (OVS
+            // `decode_NXAST_RAW_REG_LOAD2()` pulls only up to the pad).
             let f = MatchField::read(a)
                 .map_err(|e| OfpError::new(ErrorCode::BadActionSetLen, e.detail))?;
             Action::RegLoad2(f)

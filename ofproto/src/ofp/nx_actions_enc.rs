@@ -88,8 +88,9 @@ pub fn encode(act: &Action, version: u8, w: &mut Vec<u8>) {
             w.u64(*value);
         }
         Action::RegLoad2(f) => {
+            // The OXM starts right after the subtype, over the pad of
+            // `ext_action_header` (OVS `put_reg_load2()`).
             hdr(w, REG_LOAD2);
-            w.zeros(6);
             f.write(w);
         }
         Action::Note(b) => {

@@ -67,12 +67,15 @@ pub use crate::ofp::continuation::Segment;
 use crate::ofp::instructions::Instruction;
 use crate::ofp::nx_actions::{Controller2, Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
-use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
+use crate::table::key::{field_locs, Loc, XKey, META_WORDS, TUN_MD_PRESENT_WORD};
 use crate::table::{FlowModSpec, Tables};
+use crate::tlv::TlvTable;
 use dp_core::actions::{
     CtAction, HashAlg, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction,
 };
-use dp_core::flow::{fields as f, u64_to_mac, Field as DpField, Flow, VLAN_CFI};
+use dp_core::flow::{
+    fields as f, u64_to_mac, Field as DpField, Flow, TUN_OPTS_WORD, TUN_OPTS_WORDS, VLAN_CFI,
+};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 
@@ -295,6 +298,8 @@ pub struct XlateEnv<'a> {
     pub groups: &'a GroupTable,
     /// Meters.
     pub meters: &'a MeterTable,
+    /// The TLV table: which Geneve option each `tun_metadataN` is.
+    pub tlv: &'a TlvTable,
     /// Monotonic time, ns (for NORMAL's MAC aging).
     pub now_ns: u64,
     /// Let NORMAL learn (upcalls) or not (revalidation).
@@ -379,6 +384,10 @@ struct Ctx<'a, 'e> {
     tail: Option<Vec<Instruction>>,
     /// A `check_pkt_larger` translated the rest of the current rule.
     cpl_done: bool,
+    /// The tun_metadata words and presence bits the datapath packet has
+    /// now (as of the last commit); a difference is committed as
+    /// `set(tunnel(...))`.
+    md_base: ([u64; TUN_OPTS_WORDS], u64),
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -465,9 +474,12 @@ fn xlate_inner(
             }
         }
     }
+    env.tlv.geneve_to_md(&flow.tun_opts(), &mut key);
+    let md_base = md_words(&key);
     let mut ctx = Ctx {
         env,
         key,
+        md_base,
         base: flow.clone(),
         wc,
         odp: Vec::new(),
@@ -523,7 +535,14 @@ fn xlate_inner(
         ctx.note("no such port or recirculation id: drop".to_string());
     }
     trim_trailing_sets(&mut ctx.odp);
+    let md_seen = ctx.wc.has_tun_md();
     let mut mask = ctx.wc.flow;
+    // Any look at tun_metadata makes the megaflow match the packet's
+    // Geneve options exactly (all their bytes and their length): simpler
+    // than OVS's per-option udpif mask, and never too wide.
+    let opts_mask = if md_seen { u64::MAX } else { 0 };
+    mask.w[TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS].fill(opts_mask);
+    mask.set(f::TUN_OPTS_LEN, opts_mask);
     mask.set_exact(f::IN_PORT);
     mask.set_exact(f::RECIRC_ID);
     XlateOut {
@@ -536,6 +555,13 @@ fn xlate_inner(
         learned: ctx.learned,
         fin_timeouts: ctx.fin_timeouts,
     }
+}
+
+/// The tun_metadata words and presence bits of `key`.
+fn md_words(key: &XKey) -> ([u64; TUN_OPTS_WORDS], u64) {
+    let mut w = [0; TUN_OPTS_WORDS];
+    w.copy_from_slice(&key.flow.w[TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS]);
+    (w, key.meta[TUN_MD_PRESENT_WORD])
 }
 
 /// Drops header changes after the last output: they have no effect.
@@ -993,9 +1019,29 @@ impl Ctx<'_, '_> {
         self.key.get(loc)
     }
 
+    /// Writes `value` under `mask` (bytes, right-aligned to the mapped
+    /// length) to `tun_metadata<n>`, which becomes present (OVS
+    /// `tun_metadata_write()`); an unmapped `n` is ignored (flow_mod
+    /// refuses it).
+    fn write_tun_md(&mut self, n: u8, value: &[u8], mask: &[u8]) {
+        let Some(e) = self.env.tlv.get(n) else {
+            return;
+        };
+        self.key.set_tun_md(&e, value, mask);
+        self.key.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+        self.wc.set_tun_md(&e, mask, mask);
+        self.wc.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+    }
+
     /// Writes `value` under `mask` (right-aligned, field width) to `field`.
     fn write_field(&mut self, field: Field, value: u128, mask: u128) {
         match field {
+            Field::TunMetadata(n) => {
+                let len = self.env.tlv.get(n).map_or(0, |e| e.len as usize).min(16);
+                let (v, m) = (value.to_be_bytes(), mask.to_be_bytes());
+                self.write_tun_md(n, &v[16 - len..], &m[16 - len..]);
+                return;
+            }
             Field::VlanVid | Field::VlanPcp => {
                 // set_field on the VLAN header modifies an existing tag only.
                 let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16));
@@ -1025,6 +1071,18 @@ impl Ctx<'_, '_> {
     }
 
     fn read_field(&mut self, field: Field) -> u128 {
+        if let Field::TunMetadata(n) = field {
+            let Some(e) = self.env.tlv.get(n) else {
+                return 0;
+            };
+            self.wc.set_tun_md(&e, &[0xff; 128], &[0xff; 128]);
+            self.wc.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+            return self
+                .key
+                .tun_md(&e)
+                .iter()
+                .fold(0u128, |a, &b| a << 8 | b as u128);
+        }
         let Some((hi, lo)) = field_locs(field) else {
             return 0;
         };
@@ -1035,6 +1093,11 @@ impl Ctx<'_, '_> {
     }
 
     fn set_field(&mut self, mf: &MatchField) {
+        if let Field::TunMetadata(n) = mf.field {
+            let full = vec![0xff; mf.value.len()];
+            self.write_tun_md(n, &mf.value, mf.mask.as_deref().unwrap_or(&full));
+            return;
+        }
         let w = (mf.value.len() * 8) as u32;
         let mut v = be(&mf.value);
         let mut m = mf.mask.as_deref().map_or(ones128(w), be);
@@ -1520,7 +1583,9 @@ impl Ctx<'_, '_> {
     fn out_of(&mut self, of: u32) {
         if self.env.ports.is_patch(of) {
             self.commit();
-            let (key, pkt) = (self.key.flow.clone(), self.base.clone());
+            let mut key = self.key.flow.clone();
+            key.set_tun_opts(&self.base.tun_opts());
+            let pkt = self.base.clone();
             self.patch_output(of, &key, &pkt);
             return;
         }
@@ -1589,6 +1654,38 @@ impl Ctx<'_, '_> {
         let diff = |fd: DpField| k.get(fd) != b.get(fd);
         let full = |fd: DpField, on: bool| if on { fd.max() } else { 0 };
         let mut out = Vec::new();
+        // Tunnel metadata (only ever set whole, as OVS
+        // `commit_odp_tunnel_action()`).
+        let md = md_words(&self.key);
+        let tun_changed = md != self.md_base
+            || (11..=17).any(|w| k.w[w] != b.w[w])
+            || diff(f::TUN_GBP_ID)
+            || diff(f::TUN_GBP_FLAGS);
+        let mut opts = self.base.tun_opts();
+        if tun_changed {
+            if md != self.md_base {
+                opts = self.env.tlv.md_to_geneve(&self.key);
+            }
+            let mut t = dp_core::packet::TunnelMetadata {
+                tun_id: k.get(f::TUN_ID),
+                ipv4_src: k.get(f::TUN_SRC) as u32,
+                ipv4_dst: k.get(f::TUN_DST) as u32,
+                ipv6_src: k.get128(f::TUN_IPV6_SRC_HI, f::TUN_IPV6_SRC_LO),
+                ipv6_dst: k.get128(f::TUN_IPV6_DST_HI, f::TUN_IPV6_DST_LO),
+                tos: k.get(f::TUN_TOS) as u8,
+                ttl: k.get(f::TUN_TTL) as u8,
+                tp_src: k.get(f::TUN_TP_SRC) as u16,
+                tp_dst: k.get(f::TUN_TP_DST) as u16,
+                flags: k.get(f::TUN_FLAGS) as u16,
+                gbp_id: k.get(f::TUN_GBP_ID) as u16,
+                gbp_flags: k.get(f::TUN_GBP_FLAGS) as u8,
+                ..Default::default()
+            };
+            let n = opts.len().min(t.opts.len());
+            t.opts[..n].copy_from_slice(&opts[..n]);
+            t.opts_len = n as u8;
+            out.push(OdpAction::Set(SetAttr::Tunnel(Box::new(t))));
+        }
         // Ethernet addresses.
         if diff(f::ETH_SRC) || diff(f::ETH_DST) {
             out.push(OdpAction::SetMasked {
@@ -1733,6 +1830,9 @@ impl Ctx<'_, '_> {
             for (i, w) in (2..=10).enumerate() {
                 self.base.w[w] = ct[i];
             }
+            // `base` keeps the options in wire form.
+            self.base.set_tun_opts(&opts);
+            self.md_base = md;
             self.odp.extend(out);
         }
     }
@@ -1885,6 +1985,7 @@ impl Pipeline {
 
     /// Translates `flow` (see [`xlate`]).
     pub fn xlate(&self, flow: &Flow, now_ns: u64, learn: bool, trace: bool) -> XlateOut {
+        let tlv = self.tlv.read();
         let tables = self.tables.read();
         let ports = self.ports.read();
         let groups = self.groups.read();
@@ -1896,12 +1997,13 @@ impl Pipeline {
             recirc: &self.recirc,
             groups: &groups,
             meters: &meters,
+            tlv: &tlv,
             now_ns,
             learn,
             trace,
         };
         let x = xlate(&env, flow);
-        drop((tables, ports, groups, meters));
+        drop((tables, ports, groups, meters, tlv));
         if learn {
             self.apply_learned(&x.learned, now_ns);
         }
@@ -1959,6 +2061,7 @@ impl Pipeline {
 
     /// Runs `f` with a learning environment, then applies what it learned.
     fn xlate_from(&self, now_ns: u64, f: impl FnOnce(&XlateEnv<'_>) -> XlateOut) -> XlateOut {
+        let tlv = self.tlv.read();
         let tables = self.tables.read();
         let ports = self.ports.read();
         let groups = self.groups.read();
@@ -1970,12 +2073,13 @@ impl Pipeline {
             recirc: &self.recirc,
             groups: &groups,
             meters: &meters,
+            tlv: &tlv,
             now_ns,
             learn: true,
             trace: false,
         };
         let x = f(&env);
-        drop((tables, ports, groups, meters));
+        drop((tables, ports, groups, meters, tlv));
         self.apply_learned(&x.learned, now_ns);
         x
     }
