@@ -7,7 +7,12 @@
 //! consulted), and runs the matching rule's instructions
 //! (OpenFlow 1.5.1 section 5.5, "Instructions"; apply-actions, write-actions
 //! as the action set run at the end of the pipeline, clear-actions,
-//! write-metadata, goto-table). A table miss drops.
+//! write-metadata, goto-table). A table miss drops, except that a miss in
+//! the first table, after `goto_table` or by `output:TABLE` (not
+//! `resubmit`) goes to the controller as [`REASON_IMPLICIT_MISS`] while
+//! some OpenFlow 1.0-1.2 connection is up ([`XlateEnv::miss_packet_in`]),
+//! as OVS `rule_dpif_lookup_from_table()` does with the default table-miss
+//! config (OFPUTIL_TABLE_MISS_DEFAULT).
 //!
 //! Header rewrites change the translation's copy of the flow only; they are
 //! turned into datapath `set`/`push_vlan`/`pop_vlan` actions lazily, right
@@ -78,6 +83,12 @@ use dp_core::flow::{
 };
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
+
+/// Internal OFPR_* reason of a table miss sent to the controller without
+/// a table-miss flow (OVS `OFPR_IMPLICIT_MISS`): OFPR_NO_MATCH (0) on the
+/// wire, enabled by default only for OpenFlow 1.0-1.2 connections
+/// (`ofputil_async_cfg_default()`).
+pub const REASON_IMPLICIT_MISS: u8 = 7;
 
 /// Maximum resubmit/goto depth (OVS `MAX_DEPTH`).
 pub const MAX_DEPTH: u32 = 64;
@@ -300,6 +311,12 @@ pub struct XlateEnv<'a> {
     pub meters: &'a MeterTable,
     /// The TLV table: which Geneve option each `tun_metadataN` is.
     pub tlv: &'a TlvTable,
+    /// A table miss goes to the controller ([`REASON_IMPLICIT_MISS`]):
+    /// some connection wants packet-ins on a miss (OVS
+    /// `connmgr_wants_packet_in_on_miss()`: an OpenFlow 1.0-1.2
+    /// connection with controller id 0). Otherwise a miss drops, the
+    /// OpenFlow 1.3+ default (OpenFlow 1.3.5 section 5.4).
+    pub miss_packet_in: bool,
     /// Monotonic time, ns (for NORMAL's MAC aging).
     pub now_ns: u64,
     /// Let NORMAL learn (upcalls) or not (revalidation).
@@ -384,6 +401,8 @@ struct Ctx<'a, 'e> {
     tail: Option<Vec<Instruction>>,
     /// A `check_pkt_larger` translated the rest of the current rule.
     cpl_done: bool,
+    /// The next [`Ctx::xlate_table`] may send a miss to the controller.
+    pin_on_miss: bool,
     /// The tun_metadata words and presence bits the datapath packet has
     /// now (as of the last commit); a difference is committed as
     /// `set(tunnel(...))`.
@@ -501,6 +520,7 @@ fn xlate_inner(
         orig_prio: flow.get(f::SKB_PRIORITY),
         tail: None,
         cpl_done: false,
+        pin_on_miss: false,
     };
     if ok {
         if let Some(fr) = resume {
@@ -515,7 +535,7 @@ fn xlate_inner(
             }
             if let Some(n) = fr.goto {
                 if !ctx.exit && ctx.frozen.is_none() {
-                    ctx.xlate_table(n);
+                    ctx.xlate_table_pin(n);
                 }
             }
         } else {
@@ -527,7 +547,7 @@ fn xlate_inner(
             match (po, res) {
                 (_, Some(r)) => ctx.resume(r),
                 (Some((_, acts)), None) => ctx.do_actions(acts),
-                (None, None) => ctx.xlate_table(start),
+                (None, None) => ctx.xlate_table_pin(start),
             }
         }
         ctx.finish_pipeline();
@@ -687,7 +707,16 @@ impl Ctx<'_, '_> {
         self.key.flow.get(f::IN_PORT) as u32
     }
 
+    /// [`Ctx::xlate_table`] for a lookup whose miss may go to the
+    /// controller: the first table, `goto_table`, `output:TABLE` (OVS
+    /// `may_packet_in`), not `resubmit`.
+    fn xlate_table_pin(&mut self, table: u8) {
+        self.pin_on_miss = true;
+        self.xlate_table(table);
+    }
+
     fn xlate_table(&mut self, table: u8) {
+        let pin_on_miss = std::mem::take(&mut self.pin_on_miss);
         if self.depth >= MAX_DEPTH {
             self.note("over max translation depth: drop".into());
             self.exit = true;
@@ -702,7 +731,16 @@ impl Ctx<'_, '_> {
         self.table = table;
         let Some(rule) = t.lookup(&self.key, &mut self.wc) else {
             self.note(format!("{table}. No match."));
-            self.note("    drop".into());
+            if pin_on_miss && env.miss_packet_in {
+                // OVS's internal miss rule: controller(reason=no_match),
+                // the connection's miss_send_len bytes.
+                self.note("    controller(reason=no_match)".into());
+                let saved_rule = self.rule.take();
+                self.controller(REASON_IMPLICIT_MISS, u16::MAX);
+                self.rule = saved_rule;
+            } else {
+                self.note("    drop".into());
+            }
             self.table = saved_table;
             return;
         };
@@ -791,7 +829,7 @@ impl Ctx<'_, '_> {
             if !self.exit && self.frozen.is_none() {
                 self.depth += 1;
                 self.note(format!("goto_table:{n}"));
-                self.xlate_table(n);
+                self.xlate_table_pin(n);
                 self.depth -= 1;
             }
         }
@@ -1467,7 +1505,7 @@ impl Ctx<'_, '_> {
                     if !self.exit && self.frozen.is_none() {
                         self.depth += 1;
                         self.note(format!("goto_table:{n}"));
-                        self.xlate_table(*n);
+                        self.xlate_table_pin(*n);
                         self.depth -= 1;
                     }
                 }
@@ -1557,7 +1595,7 @@ impl Ctx<'_, '_> {
             OFPP_IN_PORT => self.out_of(in_port),
             OFPP_TABLE => {
                 self.depth += 1;
-                self.xlate_table(0);
+                self.xlate_table_pin(0);
                 self.depth -= 1;
             }
             OFPP_NORMAL => self.normal(),
@@ -1967,6 +2005,9 @@ pub struct Pipeline {
     pub meters: parking_lot::RwLock<MeterTable>,
     /// Geneve option to `tun_metadataN` mappings.
     pub tlv: parking_lot::RwLock<crate::tlv::TlvTable>,
+    /// [`XlateEnv::miss_packet_in`]; whoever changes it must also bump
+    /// the tables' version so that megaflows are revalidated.
+    pub miss_packet_in: std::sync::atomic::AtomicBool,
 }
 
 impl Pipeline {
@@ -1980,6 +2021,7 @@ impl Pipeline {
             groups: parking_lot::RwLock::new(GroupTable::new()),
             meters: parking_lot::RwLock::new(MeterTable::new()),
             tlv: parking_lot::RwLock::new(crate::tlv::TlvTable::new()),
+            miss_packet_in: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -1998,6 +2040,9 @@ impl Pipeline {
             groups: &groups,
             meters: &meters,
             tlv: &tlv,
+            miss_packet_in: self
+                .miss_packet_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             now_ns,
             learn,
             trace,
@@ -2074,6 +2119,9 @@ impl Pipeline {
             groups: &groups,
             meters: &meters,
             tlv: &tlv,
+            miss_packet_in: self
+                .miss_packet_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             now_ns,
             learn: true,
             trace: false,

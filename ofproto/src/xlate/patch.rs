@@ -258,6 +258,7 @@ impl Ctx<'_, '_> {
                 orig_prio: packet.get(f::SKB_PRIORITY),
                 tail: None,
                 cpl_done: false,
+                pin_on_miss: false,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();
@@ -412,6 +413,9 @@ impl super::Pipeline {
             groups: &groups,
             meters: &meters,
             tlv: &tlv,
+            miss_packet_in: self
+                .miss_packet_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             now_ns,
             learn,
             trace,

@@ -632,6 +632,7 @@ fn group_select_dp_hash_from_the_action_set() {
     );
 }
 
+mod miss;
 mod pause;
 mod tun_md;
 
