@@ -147,13 +147,14 @@ mod tests {
         assert!(!of13.wants(AsyncKind::PacketIn, 1, true));
         assert!(of13.wants(AsyncKind::PortStatus, 0, true));
         assert!(!of13.wants(AsyncKind::FlowRemoved, 0, true));
-        assert_eq!(of13.to_wire(4).0[0], (acpt::PACKET_IN_MASTER, 0b11));
+        let get = |m: AsyncMasks, t: u16| m.0.iter().find(|p| p.0 == t).map(|p| p.1);
+        assert_eq!(get(of13.to_wire(4), acpt::PACKET_IN_MASTER), Some(0b11));
         // A slave that asks for misses gets implicit ones too.
         let mut c = of13;
         c.apply(&AsyncMasks(vec![(acpt::PACKET_IN_SLAVE, 1)]), 4);
         assert!(c.wants(AsyncKind::PacketIn, miss, true));
         assert!(!c.wants(AsyncKind::PacketIn, 1, true));
-        assert_eq!(c.to_wire(4).0[1], (acpt::PACKET_IN_SLAVE, 1));
+        assert_eq!(get(c.to_wire(4), acpt::PACKET_IN_SLAVE), Some(1));
         assert_eq!(c.to_wire(5).0.len(), acpt::N);
     }
 }
