@@ -650,7 +650,9 @@ fn table_miss_packet_ins_by_version_and_set_async() {
     let seen = wait_for(10, || {
         udp(&a, "10.92.0.2", &payload("rvs-miss-4"));
         std::thread::sleep(Duration::from_millis(300));
-        m.out().contains("(via no_match) data_len=442").then_some(())
+        m.out()
+            .contains("(via no_match) data_len=442")
+            .then_some(())
     });
     assert!(seen.is_some(), "{}", m.out());
 }

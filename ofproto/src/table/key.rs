@@ -15,6 +15,29 @@
 //! In an [`XKey`] used by the pipeline, `in_port` holds the **OpenFlow** port
 //! number (the datapath flow key holds the datapath port number; xlate
 //! converts).
+//!
+//! # `tun_metadata`
+//!
+//! The datapath key keeps a Geneve packet's options as they were on the
+//! wire (OVS's "udpif" form: the option TLVs of RFC 8926 section 3.5 in
+//! flow words `TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS`,
+//! `tun_opts_len` bytes). An OpenFlow key holds instead the
+//! **tun_metadata space** in those same words: 256 bytes, byte `b` in word
+//! `TUN_OPTS_WORD + b / 8` (big-endian within the word), with
+//! `tun_metadataN`'s data at the byte offset the bridge's TLV table gave
+//! it ([`crate::tlv::TlvEntry::offset`]), plus a presence bitmap in
+//! `meta[`[`TUN_MD_PRESENT_WORD`]`]` (bit N: the packet carries the option
+//! mapped to `tun_metadataN`). This is OVS's `struct tun_metadata`
+//! (`lib/tun-metadata.c`). xlate converts the wire options into it on
+//! entry ([`crate::tlv::TlvTable::geneve_to_md`], OVS
+//! `tun_metadata_from_geneve_udpif()`), commits a change as
+//! `set(tunnel(...))` with the options re-encoded from the present mapped
+//! fields ([`crate::tlv::TlvTable::md_to_geneve`]; unmapped options are
+//! not kept, as in OVS), and, if the translation looked at any
+//! `tun_metadata`, makes the megaflow match all option bytes and
+//! `tun_opts_len` exactly (coarser than OVS's per-option udpif mask, never
+//! too wide). A match on `tun_metadataN` implies the option is present,
+//! as in OVS.
 
 use crate::ofp::actions::{port_from_of10, port_to_of10};
 use crate::ofp::error::{ErrorCode, OfpError};
@@ -347,7 +370,7 @@ pub fn match_to_oxm(value: &XKey, mask: &XKey, nxm: bool) -> OxmMatch {
 }
 
 /// [`match_to_oxm`] plus each present `tun_metadataN` mapped in `tlv`, as
-/// NXM_NX_TUN_METADATA<N> with the mapped length (also in OXM matches, as
+/// `NXM_NX_TUN_METADATA<N>` with the mapped length (also in OXM matches, as
 /// OVS `tun_metadata_to_nx_match()`); the mask is left out when exact.
 pub fn match_to_oxm_tlv(value: &XKey, mask: &XKey, nxm: bool, tlv: &TlvTable) -> OxmMatch {
     use Field::*;
