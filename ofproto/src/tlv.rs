@@ -12,6 +12,8 @@
 //! A table mod is all or nothing.
 
 use crate::ofp::nicira::TlvMap;
+use crate::table::key::{XKey, TUN_MD_PRESENT_WORD};
+use dp_core::flow::{TUN_OPTS_WORD, TUN_OPTS_WORDS};
 
 /// Number of `tun_metadata` fields (TUN_METADATA_NUM_OPTS).
 pub const NUM_OPTS: usize = 64;
@@ -202,6 +204,58 @@ impl TlvTable {
     }
 }
 
+impl TlvTable {
+    /// Fills `key`'s tun_metadata space and presence bits (see
+    /// [`crate::table::key`]) from Geneve option TLVs as on the wire
+    /// (RFC 8926 section 3.5: class 16 bits, type 8 bits, 3 reserved bits
+    /// and a 5-bit length in 4-byte units, then the data), as OVS
+    /// `tun_metadata_from_geneve_udpif()`. Options not in the table, or
+    /// whose length differs from the mapped one, are left out; a truncated
+    /// option ends the parse.
+    pub fn geneve_to_md(&self, opts: &[u8], key: &mut XKey) {
+        key.flow.w[TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS].fill(0);
+        key.meta[TUN_MD_PRESENT_WORD] = 0;
+        let mut rest = opts;
+        while rest.len() >= 4 {
+            let class = u16::from_be_bytes([rest[0], rest[1]]);
+            let otype = rest[2];
+            let len = (rest[3] & 0x1f) as usize * 4;
+            let Some(data) = rest.get(4..4 + len) else {
+                break;
+            };
+            if let Some(i) = self.index_of(class, otype) {
+                let e = self.entries[i as usize].expect("index_of found it");
+                if e.len as usize == len {
+                    key.set_tun_md(&e, data, &vec![0xff; len]);
+                    key.meta[TUN_MD_PRESENT_WORD] |= 1 << i;
+                }
+            }
+            rest = &rest[4 + len..];
+        }
+    }
+
+    /// The Geneve option TLVs (wire form) of the present mapped
+    /// `tun_metadata` fields of `key`, by increasing index (OVS
+    /// `tun_metadata_to_geneve_nlattr()` for a flow not in udpif form).
+    pub fn md_to_geneve(&self, key: &XKey) -> Vec<u8> {
+        let present = key.meta[TUN_MD_PRESENT_WORD];
+        let mut out = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            let Some(e) = e else {
+                continue;
+            };
+            if present >> i & 1 == 0 {
+                continue;
+            }
+            out.extend_from_slice(&e.class.to_be_bytes());
+            out.push(e.otype);
+            out.push(e.len / 4);
+            out.extend_from_slice(&key.tun_md(e));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +297,27 @@ mod tests {
         assert_eq!(t.get(0).unwrap().offset, 0, "freed space is reused");
         t.apply(nxttmc::CLEAR, &[], free).unwrap();
         assert!(t.maps().is_empty());
+    }
+
+    #[test]
+    fn geneve_options_to_metadata_and_back() {
+        let mut t = TlvTable::new();
+        t.apply(
+            nxttmc::ADD,
+            &[m(0x0102, 0x80, 4, 3), m(0xffff, 1, 8, 0)],
+            |_| false,
+        )
+        .unwrap();
+        // An unmapped option, then tun_metadata3, then a truncated one.
+        let opts = [
+            0x09, 0x09, 0x01, 0x01, 0xaa, 0xbb, 0xcc, 0xdd, //
+            0x01, 0x02, 0x80, 0x01, 0x00, 0x00, 0x12, 0x34, //
+            0xff, 0xff, 0x01, 0x02, 0x11,
+        ];
+        let mut k = XKey::default();
+        t.geneve_to_md(&opts, &mut k);
+        assert_eq!(k.meta[TUN_MD_PRESENT_WORD], 1 << 3);
+        assert_eq!(k.tun_md(&t.get(3).unwrap()), [0, 0, 0x12, 0x34]);
+        assert_eq!(t.md_to_geneve(&k), opts[8..16].to_vec());
     }
 }

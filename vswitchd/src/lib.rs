@@ -36,6 +36,7 @@ pub mod ct;
 pub mod daemon;
 pub mod dpdk;
 pub mod fdb;
+pub mod ofasync;
 pub mod ofconn;
 pub mod ofproto;
 pub mod openflow;

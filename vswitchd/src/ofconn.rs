@@ -39,8 +39,10 @@
 //! nothing arrived for that long, it sends ECHO_REQUEST; still silent one
 //! interval later, it is dropped.
 
+use crate::ofasync::{AsyncConfig, AsyncKind, REASON_IMPLICIT_MISS};
 use crate::openflow::{AsyncEvent, AsyncSink, OfPort, OpenFlowBridge, ResumeError};
 use crate::vlog;
+use ofproto::ofp::async_cfg::RoleStatus;
 use ofproto::ofp::continuation::Continuation;
 use ofproto::ofp::error::ErrorCode;
 use ofproto::ofp::flow::Match;
@@ -58,7 +60,7 @@ use ofproto::ofp::oxm::{Field, MatchField, OxmMatch};
 use ofproto::ofp::switch::PortStatus;
 use ofproto::ofp::switch::{bundle_ctrl, BundleControl, FeaturesReply, Port, SwitchConfig};
 use ofproto::ofp::{Decoder, Header, Hello};
-use ofproto::table::key::match_from_oxm;
+use ofproto::table::key::match_from_oxm_tlv;
 use ofproto::table::{FlowModError, FlowModSpec};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -242,20 +244,52 @@ impl ConnShared {
     }
 
     /// Gives `me` `role`; a new master demotes the other masters to slaves.
+    /// Demoted OpenFlow 1.4+ masters are told with OFPT_ROLE_STATUS
+    /// (OpenFlow 1.4.1 section 7.4.4, reason OFPCRR_MASTER_REQUEST; OVS
+    /// `ofconn_set_role()`).
     fn set_role(&self, me: &Arc<Sink>, role: u32) {
         if role == ROLE_MASTER {
+            let generation_id = self.election_id.lock().unwrap_or(u64::MAX);
             for s in self.conns.lock().iter().filter_map(Weak::upgrade) {
-                if !Arc::ptr_eq(&s, me) {
-                    let _ = s.role.compare_exchange(
-                        ROLE_MASTER,
-                        ROLE_SLAVE,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    );
+                if Arc::ptr_eq(&s, me) {
+                    continue;
+                }
+                let demoted = s
+                    .role
+                    .compare_exchange(ROLE_MASTER, ROLE_SLAVE, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok();
+                let v = s.cfg.lock().version;
+                if demoted && v >= 5 {
+                    let st = Message::RoleStatus(RoleStatus {
+                        role: ROLE_SLAVE,
+                        reason: 0,
+                        generation_id,
+                    });
+                    s.write(&st.encode(v, 0));
                 }
             }
         }
         me.role.store(role, Ordering::SeqCst);
+    }
+
+    /// Recomputes whether a table miss goes to the controller: some live
+    /// connection speaks OpenFlow 1.0-1.2 (OVS
+    /// `update_want_packet_in_on_miss()`; connections that have not
+    /// finished HELLO are left out). A change revalidates the megaflows.
+    pub fn update_miss(&self, br: &OpenFlowBridge) {
+        let want = self
+            .conns
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .any(|s| (1..=3).contains(&s.cfg.lock().version));
+        let old = br
+            .pipe
+            .miss_packet_in
+            .swap(want, std::sync::atomic::Ordering::SeqCst);
+        if old != want {
+            br.pipe.tables.write().version += 1;
+        }
     }
 }
 
@@ -295,6 +329,9 @@ struct AsyncCfg {
     /// NXT_SET_FLOW_FORMAT: NXFF_OPENFLOW10 0, NXFF_NXM 2 (OpenFlow 1.0
     /// connections; picks OFPT_FLOW_REMOVED or NXT_FLOW_REMOVED).
     flow_format: u32,
+    /// Which messages and reasons the connection receives, by role
+    /// (OFPT_SET_ASYNC; set to the version's default at negotiation).
+    masks: AsyncConfig,
 }
 
 /// The sending side of a connection, shared with the bridge for
@@ -323,8 +360,12 @@ impl AsyncSink for Sink {
         if cfg.version == 0 || cfg.miss_send_len == 0 {
             return true;
         }
-        // A slave's default asynchronous configuration: PORT_STATUS only.
-        if self.role() == ROLE_SLAVE && !matches!(ev, AsyncEvent::PortStatus { .. }) {
+        let (kind, why) = match ev {
+            AsyncEvent::PacketIn { reason, .. } => (AsyncKind::PacketIn, *reason),
+            AsyncEvent::PortStatus { reason, .. } => (AsyncKind::PortStatus, *reason),
+            AsyncEvent::FlowRemoved { reason, .. } => (AsyncKind::FlowRemoved, *reason),
+        };
+        if !cfg.masks.wants(kind, why, self.role() == ROLE_SLAVE) {
             return true;
         }
         let v = cfg.version;
@@ -338,6 +379,18 @@ impl AsyncSink for Sink {
                 in_port,
                 paused,
             } => {
+                // A miss without a table-miss flow is OFPR_NO_MATCH with
+                // the connection's miss_send_len bytes (OFPCML_NO_BUFFER
+                // 0xffff: all); total_len stays the frame's.
+                let (reason, data) = if *reason == REASON_IMPLICIT_MISS {
+                    let n = match cfg.miss_send_len {
+                        0xffff => data.len(),
+                        n => data.len().min(n as usize),
+                    };
+                    (&0u8, &data[..n])
+                } else {
+                    (reason, &data[..])
+                };
                 let mut m = OxmMatch::default();
                 if let Some(f) = MatchField::new(Field::InPort, &in_port.to_be_bytes(), None, false)
                 {
@@ -355,7 +408,7 @@ impl AsyncSink for Sink {
                         cookie: *cookie,
                         in_port: *in_port,
                         match_: m,
-                        data: data.clone(),
+                        data: data.to_vec(),
                     })
                 } else {
                     let mut md = Vec::new();
@@ -364,7 +417,7 @@ impl AsyncSink for Sink {
                     ck.extend_from_slice(&cookie.to_be_bytes());
                     let p = |ptype: u16, value: Vec<u8>| Prop { ptype, value };
                     let mut props = vec![
-                        p(nxpint::PACKET, data.clone()),
+                        p(nxpint::PACKET, data.to_vec()),
                         p(nxpint::FULL_LEN, total_len.to_be_bytes().to_vec()),
                         p(nxpint::TABLE_ID, vec![*table_id]),
                         p(nxpint::COOKIE, ck),
@@ -390,13 +443,14 @@ impl AsyncSink for Sink {
                 rule,
                 reason,
                 duration_ns,
+                tlv,
             } => {
                 let nxm = v == 1 && cfg.flow_format == ofproto::ofp::nicira::NXFF_NXM;
                 let match_ = if v == 1 && !nxm {
                     // OpenFlow 1.0.0 section 5.4.2: the ofp10 match.
-                    Match::Of10(Match10::from_fields(&rule.oxm(true)))
+                    Match::Of10(Match10::from_fields(&rule.oxm(true, tlv)))
                 } else {
-                    Match::Oxm(rule.oxm(nxm))
+                    Match::Oxm(rule.oxm(nxm, tlv))
                 };
                 let fr = FlowRemoved {
                     cookie: rule.cookie,
@@ -490,6 +544,14 @@ pub struct Conn {
     bundle_err: HashMap<u32, bool>,
 }
 
+impl Drop for Conn {
+    /// A closed connection no longer asks for table-miss packet-ins.
+    fn drop(&mut self) {
+        self.sink.cfg.lock().version = 0;
+        self.shared.update_miss(&self.br);
+    }
+}
+
 fn ofp_err(code: ErrorCode) -> FlowModError {
     FlowModError::Codec(ofproto::ofp::OfpError::new(code, "unsupported"))
 }
@@ -552,6 +614,11 @@ impl Conn {
     }
 
     fn error(&mut self, h: &Header, frame: &[u8], e: &FlowModError) -> bool {
+        if let FlowModError::Codec(c) = e {
+            if let Some((c10, c12)) = c.code.nx_codes() {
+                return self.send_nx_error(h, frame, c10, c12);
+            }
+        }
         let v = if self.version == 0 {
             h.version
         } else {
@@ -692,7 +759,9 @@ impl Conn {
                 Message::Hello(hl) => match negotiate(&versions, h.version, &hl) {
                     Ok(v) => {
                         self.version = v;
+                        self.sink.cfg.lock().masks = AsyncConfig::default_for(v);
                         self.sync_async();
+                        self.shared.update_miss(&self.br);
                         true
                     }
                     Err(e) => {
@@ -763,9 +832,18 @@ impl Conn {
                 true
             }
             Message::BarrierRequest => self.send(h.xid, &Message::BarrierReply),
+            Message::SetAsync(m) => {
+                self.sink.cfg.lock().masks.apply(&m, v);
+                true
+            }
+            Message::GetAsyncRequest => {
+                let m = self.sink.cfg.lock().masks.to_wire(v);
+                self.send(h.xid, &Message::GetAsyncReply(m))
+            }
             Message::RoleRequest(r) => self.role_request(h, r, frame),
             Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
-                match FlowModSpec::from_ofp(&fm, v, self.table_id_ext)
+                let tlv = self.br.pipe.tlv.read().clone();
+                match FlowModSpec::from_ofp(&fm, v, self.table_id_ext, &tlv)
                     .and_then(|s| self.br.flow_mod(&s))
                 {
                     Ok(_) => true,
@@ -786,6 +864,10 @@ impl Conn {
                     true
                 }
                 NxMsg::SetControllerId(_) => true,
+                NxMsg::SetAsyncConfig(m) => {
+                    self.sink.cfg.lock().masks.apply(&m, v);
+                    true
+                }
                 NxMsg::RoleRequest(r) => {
                     // NX_ROLE_OTHER 0, MASTER 1, SLAVE 2 (no generation_id).
                     let role = match r {
@@ -813,9 +895,12 @@ impl Conn {
                     }
                 },
                 NxMsg::TlvTableMod { command, maps } => {
-                    // No flow can match a tun_metadata field yet, so none
-                    // is in use.
-                    let r = self.br.pipe.tlv.write().apply(command, &maps, |_| false);
+                    // A mapping that a flow uses cannot be deleted
+                    // (NXTTMFC_INVALID_TLV_DEL).
+                    let mut tlv = self.br.pipe.tlv.write();
+                    let tables = self.br.pipe.tables.read();
+                    let r = tlv.apply(command, &maps, |i| tables.tlv_in_use(i));
+                    drop((tables, tlv));
                     match r {
                         Ok(()) => true,
                         Err(e) => {
@@ -854,7 +939,8 @@ impl Conn {
                     .map_err(FlowModError::Codec)
                     .and_then(|(ih, im)| match im {
                         Message::FlowMod(fm) | Message::Nx(NxMsg::FlowMod(fm)) => {
-                            FlowModSpec::from_ofp(&fm, v, self.table_id_ext).map(|s| (ih, s))
+                            let tlv = self.br.pipe.tlv.read().clone();
+                            FlowModSpec::from_ofp(&fm, v, self.table_id_ext, &tlv).map(|s| (ih, s))
                         }
                         _ => Err(ofp_err(ErrorCode::BadRequestType)),
                     });
@@ -1299,7 +1385,8 @@ impl Conn {
         nxm: bool,
         now: u64,
     ) -> Result<Vec<FlowStats>, FlowModError> {
-        let (value, mask) = match_from_oxm(&req.match_.fields())?;
+        let tlv = self.br.pipe.tlv.read().clone();
+        let (value, mask) = match_from_oxm_tlv(&req.match_.fields(), &tlv)?;
         let tables = self.br.pipe.tables.read();
         let out_port = if self.version == 1 && req.out_port == 0xffff {
             ofproto::ofp::actions::OFPP_ANY
@@ -1338,7 +1425,7 @@ impl Conn {
                     cookie: r.cookie,
                     packet_count: r.packets.load(Ordering::Relaxed),
                     byte_count: r.bytes.load(Ordering::Relaxed),
-                    match_: Match::Oxm(r.oxm(nxm)),
+                    match_: Match::Oxm(r.oxm(nxm, &tlv)),
                     instructions: r.instructions.clone(),
                 }
             })

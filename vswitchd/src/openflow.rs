@@ -102,6 +102,9 @@ pub enum AsyncEvent {
         reason: u8,
         /// Lifetime, ns.
         duration_ns: u64,
+        /// The bridge's TLV table when it was removed (spells the
+        /// rule's `tun_metadata` match).
+        tlv: Arc<ofproto::tlv::TlvTable>,
     },
     /// OFPT_PORT_STATUS: OFPPR_ADD 0 / DELETE 1 / MODIFY 2.
     PortStatus {
@@ -401,6 +404,7 @@ impl OpenFlowBridge {
                 }
             });
             self.publish(&AsyncEvent::FlowRemoved {
+                tlv: Arc::new(self.pipe.tlv.read().clone()),
                 duration_ns: now.saturating_sub(r.created_ns),
                 rule: Arc::new(r),
                 reason,

@@ -3,13 +3,15 @@
 //! TCP sockets drives the switch the way a real one would, configured with
 //! the real `ovs-vsctl` (`set-controller`, `del-controller`,
 //! `set-fail-mode`, `protocols`), observed with `ovs-ofctl`, `ovs-appctl`
-//! and traffic between namespaces.
+//! and traffic between namespaces. Also: table-miss packet-ins by version
+//! (OpenFlow 1.0-1.2 get them, 1.3+ only after OFPT_SET_ASYNC), GET_ASYNC,
+//! and OFPT_ROLE_STATUS to a demoted OpenFlow 1.4 master.
 
 mod common;
 
 use common::{can_run, traffic_lock, unique, wait_for, Env, Ns};
 use ofproto::ofp::actions::{Action, OFPP_CONTROLLER};
-use ofproto::ofp::flow::{command, PacketOut};
+use ofproto::ofp::flow::{command, PacketIn, PacketOut};
 use ofproto::ofp::switch::Role;
 use ofproto::ofp::{
     Decoder, Field, FlowMod, Header, Hello, Instruction, Match, MatchField, Message, OxmMatch,
@@ -18,11 +20,14 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-/// A test controller: one OpenFlow 1.3 connection.
+/// A test controller: one OpenFlow connection (1.3 unless
+/// [`Ctl::handshake_v`] picked another version).
 struct Ctl {
     s: TcpStream,
     dec: Decoder,
     xid: u32,
+    /// Wire version of what it sends.
+    v: u8,
     /// Answer ECHO_REQUEST (a live controller) or stay silent.
     echo: bool,
 }
@@ -35,6 +40,7 @@ impl Ctl {
             s,
             dec: Decoder::new(),
             xid: 100,
+            v: 4,
             echo: true,
         }
     }
@@ -55,7 +61,7 @@ impl Ctl {
 
     fn send(&mut self, m: &Message) -> u32 {
         self.xid += 1;
-        self.s.write_all(&m.encode(4, self.xid)).unwrap();
+        self.s.write_all(&m.encode(self.v, self.xid)).unwrap();
         self.xid
     }
 
@@ -68,7 +74,7 @@ impl Ctl {
             if let Ok(Some(f)) = self.dec.next_frame() {
                 let (h, m) = Message::decode(&f).expect("switch sent a valid message");
                 if let (Message::EchoRequest(d), true) = (&m, self.echo) {
-                    let r = Message::EchoReply(d.clone()).encode(4, h.xid);
+                    let r = Message::EchoReply(d.clone()).encode(self.v, h.xid);
                     self.s.write_all(&r).unwrap();
                     continue;
                 }
@@ -117,7 +123,13 @@ impl Ctl {
 
     /// HELLO (OpenFlow 1.3) and FEATURES; returns the datapath id.
     fn handshake(&mut self) -> u64 {
-        self.hello(&[4]);
+        self.handshake_v(4)
+    }
+
+    /// HELLO offering only wire version `v`, then FEATURES.
+    fn handshake_v(&mut self, v: u8) -> u64 {
+        self.v = v;
+        self.hello(&[v]);
         let x = self.send(&Message::FeaturesRequest);
         self.expect(5.0, |h, m| match m {
             Message::FeaturesReply(f) if h.xid == x => Some(f.datapath_id),
@@ -543,4 +555,150 @@ fn controller_keepalive_reconnect_and_del_controller() {
     );
     // Without controllers (standalone), the default flow is back.
     assert_eq!(flows(&e, &br), vec!["priority=0 actions=NORMAL"]);
+}
+
+/// Table misses by version: with no flow, an OpenFlow 1.0 controller gets
+/// OFPR_NO_MATCH packet-ins of `miss_send_len` bytes (total_len the whole
+/// frame), an OpenFlow 1.3 one none until it enables OFPR_NO_MATCH with
+/// OFPT_SET_ASYNC (and GET_ASYNC reports it).
+#[test]
+fn table_miss_packet_ins_by_version_and_set_async() {
+    if !can_run("table_miss_packet_ins_by_version_and_set_async") {
+        return;
+    }
+    let _g = traffic_lock();
+    let mut e = Env::new();
+    let br = bridge(&mut e);
+    let a = Ns::new("10.92.0.1");
+    let b = Ns::new("10.92.0.2");
+    port(&e, &br, &a, 1);
+    port(&e, &br, &b, 2);
+    let l10 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l13 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let t = |l: &TcpListener| format!("tcp:127.0.0.1:{}", l.local_addr().unwrap().port());
+    e.vsctl(&["set-controller", &br, &t(&l10), &t(&l13)])
+        .unwrap();
+    let mut c10 = Ctl::accept(&l10, 10).expect("the switch connects");
+    let mut c13 = Ctl::accept(&l13, 10).expect("the switch connects");
+    c10.handshake_v(1);
+    c13.handshake_v(4);
+    wait_for(10, || flows(&e, &br).is_empty().then_some(())).expect("default flow flushed");
+
+    let miss = |c: &mut Ctl, marker: &str, secs: f64| -> Option<PacketIn> {
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < end {
+            if let Ok(Some((_, Message::PacketIn(p)))) = c.recv(0.2) {
+                if contains(&p.data, marker.as_bytes()) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    };
+    // 400 bytes of UDP payload: the frame is 442 bytes.
+    let payload = |m: &str| format!("{m}{}", "x".repeat(400 - m.len()));
+    udp(&a, "10.92.0.2", &payload("rvs-miss-1"));
+    let p = miss(&mut c10, "rvs-miss-1", 10.0).expect("OpenFlow 1.0 gets the miss");
+    assert_eq!(p.reason, 0, "OFPR_NO_MATCH");
+    assert_eq!(p.total_len, 442);
+    assert_eq!(p.data.len(), 128, "OFP_DEFAULT_MISS_SEND_LEN");
+    assert_eq!(p.in_port, 1);
+    assert!(
+        miss(&mut c13, "rvs-miss-1", 1.0).is_none(),
+        "OpenFlow 1.3 drops misses by default"
+    );
+
+    // The OpenFlow 1.3 controller asks for misses; GET_ASYNC says so.
+    use ofproto::ofp::async_cfg::{acpt, AsyncMasks};
+    c13.send(&Message::SetAsync(AsyncMasks(vec![
+        (acpt::PACKET_IN_MASTER, 0b11),
+        (acpt::PACKET_IN_SLAVE, 0),
+        (acpt::PORT_STATUS_MASTER, 0b111),
+        (acpt::PORT_STATUS_SLAVE, 0b111),
+        (acpt::FLOW_REMOVED_MASTER, 0b1111),
+        (acpt::FLOW_REMOVED_SLAVE, 0),
+    ])));
+    let x = c13.send(&Message::GetAsyncRequest);
+    let got = c13.expect(5.0, |h, m| match m {
+        Message::GetAsyncReply(r) if h.xid == x => Some(r.clone()),
+        _ => None,
+    });
+    assert_eq!(got.0[0], (acpt::PACKET_IN_MASTER, 0b11), "{got:?}");
+    // ... and the OpenFlow 1.0 one wants whole frames.
+    c10.send(&Message::SetConfig(ofproto::ofp::switch::SwitchConfig {
+        flags: 0,
+        miss_send_len: 0xffff,
+    }));
+    c10.error_of(&Message::BarrierRequest);
+    udp(&a, "10.92.0.2", &payload("rvs-miss-2"));
+    let p = miss(&mut c10, "rvs-miss-2", 10.0).expect("OpenFlow 1.0 gets the miss");
+    assert_eq!((p.data.len(), p.total_len), (442, 442));
+    let p = miss(&mut c13, "rvs-miss-2", 10.0).expect("OpenFlow 1.3 asked for misses");
+    assert_eq!((p.reason, p.data.len(), p.total_len), (0, 128, 442));
+
+    // Without an OpenFlow 1.0-1.2 connection a miss is not sent at all.
+    drop(c10);
+    e.vsctl(&["set-controller", &br, &t(&l13)]).unwrap();
+    wait_for(10, || {
+        udp(&a, "10.92.0.2", &payload("rvs-miss-3"));
+        miss(&mut c13, "rvs-miss-3", 0.5).is_none().then_some(())
+    })
+    .expect("no miss packet-ins without an OpenFlow 1.0-1.2 connection");
+    // `ovs-ofctl monitor` (OpenFlow 1.0, miss_send_len 65534) brings them
+    // back, to itself too.
+    let m = common::OfctlBg::start(&e, "monitor", &["monitor", &br, "65534"]);
+    let seen = wait_for(10, || {
+        udp(&a, "10.92.0.2", &payload("rvs-miss-4"));
+        std::thread::sleep(Duration::from_millis(300));
+        m.out()
+            .contains("(via no_match) data_len=442")
+            .then_some(())
+    });
+    assert!(seen.is_some(), "{}", m.out());
+}
+
+/// OpenFlow 1.4: a master demoted by another controller's ROLE_REQUEST
+/// gets OFPT_ROLE_STATUS (slave, OFPCRR_MASTER_REQUEST, the new
+/// generation_id); GET_ASYNC answers with all twelve properties.
+#[test]
+fn role_status_to_a_demoted_master() {
+    if !can_run("role_status_to_a_demoted_master") {
+        return;
+    }
+    let mut e = Env::new();
+    let br = bridge(&mut e);
+    let p = free_port();
+    e.vsctl(&[
+        "set-controller",
+        &br,
+        &format!("ptcp:{p}:127.0.0.1"),
+        "--",
+        "set",
+        "bridge",
+        &br,
+        "protocols=OpenFlow14",
+    ])
+    .unwrap();
+    let connect = || {
+        wait_for(10, || TcpStream::connect(("127.0.0.1", p)).ok())
+            .map(Ctl::new)
+            .expect("ptcp listener")
+    };
+    let mut c1 = connect();
+    c1.handshake_v(5);
+    let mut c2 = connect();
+    c2.handshake_v(5);
+    assert_eq!(c1.role(2, 1), Ok(2));
+    assert_eq!(c2.role(2, 2), Ok(2));
+    let st = c1.expect(5.0, |_, m| match m {
+        Message::RoleStatus(s) => Some(*s),
+        _ => None,
+    });
+    assert_eq!((st.role, st.reason, st.generation_id), (3, 0, 2));
+    let x = c2.send(&Message::GetAsyncRequest);
+    let got = c2.expect(5.0, |h, m| match m {
+        Message::GetAsyncReply(r) if h.xid == x => Some(r.clone()),
+        _ => None,
+    });
+    assert_eq!(got.0.len(), 12, "{got:?}");
 }

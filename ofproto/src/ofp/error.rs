@@ -72,6 +72,12 @@ pub enum ErrorCode {
     BadMatchDupField,
     /// OFPET_BAD_PROPERTY / OFPBPC_BAD_LEN (OF1.4+).
     BadPropertyLen,
+    /// NXFMFC_INVALID_TLV_FIELD: a flow uses a `tun_metadataN` that the TLV
+    /// table does not map. A Nicira extension error (`NX1.0-1.1(1,536),
+    /// NX1.2+(37)` in OVS `ofp-errors.h`), sent as a vendor/experimenter
+    /// error ([`ErrorCode::nx_codes`]); [`ErrorCode::to_wire`] gives
+    /// OFPBRC_EPERM for senders without that form.
+    NxInvalidTlvField,
     /// Any other (type, code) pair, already in wire numbering.
     Wire {
         /// `ofp_error_type` value.
@@ -82,6 +88,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// For a Nicira extension error: `(code in an OpenFlow 1.0/1.1 NX
+    /// vendor error, experimenter code for OpenFlow 1.2+)`.
+    pub fn nx_codes(self) -> Option<(u16, u16)> {
+        match self {
+            ErrorCode::NxInvalidTlvField => Some((536, 37)),
+            _ => None,
+        }
+    }
+
     /// The (type, code) pair for OpenFlow wire version `version`
     /// (1 = OF1.0 ... 6 = OF1.5). OF1.0 has no BAD_INSTRUCTION/BAD_MATCH/
     /// BAD_PROPERTY types: those map to OFPET_BAD_REQUEST/OFPBRC_EPERM there

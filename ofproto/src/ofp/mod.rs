@@ -4,9 +4,10 @@
 //! (version negotiation), [`error`] (errors as values), [`oxm`] and
 //! [`match10`] (matches), [`actions`], [`nx_actions`], [`instructions`],
 //! [`msgs`] (the [`Message`] enum), [`flow`], [`switch`], [`multipart`],
-//! [`nicira`] (vendor messages).
+//! [`nicira`] (vendor messages), [`async_cfg`] (SET_ASYNC, ROLE_STATUS).
 
 pub mod actions;
+pub mod async_cfg;
 pub mod continuation;
 pub mod error;
 pub mod flow;

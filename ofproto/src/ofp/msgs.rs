@@ -6,6 +6,7 @@
 //! 7.1.1): OF1.0 numbers PORT_MOD=15, STATS_REQUEST/REPLY=16/17,
 //! BARRIER=18/19; OF1.1+ insert GROUP_MOD=15 and renumber the rest.
 
+use super::async_cfg::{AsyncMasks, RoleStatus};
 use super::error::{fail, ErrorCode, OfpError};
 use super::flow::{FlowMod, FlowRemoved, PacketIn, PacketOut};
 use super::header::{version_supported, Header, HEADER_LEN};
@@ -99,6 +100,14 @@ pub enum Message {
     RoleReply(Role),
     /// OFPT_METER_MOD (OF1.3+).
     MeterMod(MeterMod),
+    /// OFPT_GET_ASYNC_REQUEST (OF1.3+, empty body).
+    GetAsyncRequest,
+    /// OFPT_GET_ASYNC_REPLY (OF1.3+).
+    GetAsyncReply(AsyncMasks),
+    /// OFPT_SET_ASYNC (OF1.3+).
+    SetAsync(AsyncMasks),
+    /// OFPT_ROLE_STATUS (OF1.4+).
+    RoleStatus(RoleStatus),
     /// OFPT_BUNDLE_CONTROL (OF1.4+) or the ONF OF1.3 extension
     /// (`onf` true: OFPT_EXPERIMENTER, ONF id, ONFT_BUNDLE_CONTROL).
     BundleControl(BundleControl),
@@ -135,6 +144,10 @@ enum Kind {
     BarrierRep,
     RoleReq,
     RoleRep,
+    GetAsyncReq,
+    GetAsyncRep,
+    SetAsync,
+    RoleStatus,
     MeterMod,
     BundleControl,
     BundleAdd,
@@ -175,7 +188,11 @@ fn kind_of(version: u8, t: u8) -> Option<Kind> {
         21 => BarrierRep,
         24 if version >= 3 => RoleReq,
         25 if version >= 3 => RoleRep,
+        26 if version >= 4 => GetAsyncReq,
+        27 if version >= 4 => GetAsyncRep,
+        28 if version >= 4 => SetAsync,
         29 if version >= 4 => MeterMod,
+        30 if version >= 5 => RoleStatus,
         33 if version >= 5 => BundleControl,
         34 if version >= 5 => BundleAdd,
         _ => return None,
@@ -216,7 +233,11 @@ fn type_of(version: u8, k: Kind) -> u8 {
         BarrierRep => 21,
         RoleReq => 24,
         RoleRep => 25,
+        GetAsyncReq => 26,
+        GetAsyncRep => 27,
+        SetAsync => 28,
         MeterMod => 29,
+        RoleStatus => 30,
         BundleControl => 33,
         BundleAdd => 34,
     }
@@ -333,6 +354,10 @@ impl Message {
             Kind::RoleReq => Message::RoleRequest(Role::decode(body)?),
             Kind::RoleRep => Message::RoleReply(Role::decode(body)?),
             Kind::MeterMod => Message::MeterMod(MeterMod::decode(body)?),
+            Kind::GetAsyncReq => empty(Message::GetAsyncRequest)?,
+            Kind::GetAsyncRep => Message::GetAsyncReply(AsyncMasks::decode(v, body)?),
+            Kind::SetAsync => Message::SetAsync(AsyncMasks::decode(v, body)?),
+            Kind::RoleStatus => Message::RoleStatus(RoleStatus::decode(body)?),
             Kind::BundleControl => Message::BundleControl(BundleControl::decode(body, false)?),
             Kind::BundleAdd => Message::BundleAdd(BundleAdd::decode(body, false)?),
         };
@@ -365,6 +390,10 @@ impl Message {
             Message::RoleRequest(_) => Kind::RoleReq,
             Message::RoleReply(_) => Kind::RoleRep,
             Message::MeterMod(_) => Kind::MeterMod,
+            Message::GetAsyncRequest => Kind::GetAsyncReq,
+            Message::GetAsyncReply(_) => Kind::GetAsyncRep,
+            Message::SetAsync(_) => Kind::SetAsync,
+            Message::RoleStatus(_) => Kind::RoleStatus,
             Message::BundleControl(b) if b.onf => Kind::Experimenter,
             Message::BundleAdd(b) if b.onf => Kind::Experimenter,
             Message::BundleControl(_) => Kind::BundleControl,
@@ -405,6 +434,7 @@ impl Message {
             }
             Message::EchoRequest(d) | Message::EchoReply(d) => w.put(d),
             Message::FeaturesRequest
+            | Message::GetAsyncRequest
             | Message::GetConfigRequest
             | Message::BarrierRequest
             | Message::BarrierReply => {}
@@ -431,6 +461,8 @@ impl Message {
             Message::MultipartReply(m) => m.encode(v, w),
             Message::RoleRequest(r) | Message::RoleReply(r) => r.encode(w),
             Message::MeterMod(m) => m.encode(w),
+            Message::GetAsyncReply(m) | Message::SetAsync(m) => m.encode(v, w),
+            Message::RoleStatus(r) => r.encode(w),
             Message::BundleControl(b) => {
                 if b.onf {
                     w.u32(ONF_EXPERIMENTER_ID);

@@ -20,6 +20,7 @@ pub mod nxt {
     pub const FLOW_REMOVED: u32 = 14;
     pub const FLOW_MOD_TABLE_ID: u32 = 15;
     pub const SET_PACKET_IN_FORMAT: u32 = 16;
+    pub const SET_ASYNC_CONFIG: u32 = 19;
     pub const SET_CONTROLLER_ID: u32 = 20;
     pub const TLV_TABLE_MOD: u32 = 24;
     pub const TLV_TABLE_REQUEST: u32 = 25;
@@ -90,6 +91,9 @@ pub enum NxMsg {
     SetPacketInFormat(u32),
     /// NXT_SET_CONTROLLER_ID: `zero[6], controller_id u16`.
     SetControllerId(u16),
+    /// NXT_SET_ASYNC_CONFIG: the OpenFlow 1.3 OFPT_SET_ASYNC layout for
+    /// OpenFlow 1.0-1.2 connections.
+    SetAsyncConfig(super::async_cfg::AsyncMasks),
     /// NXT_TLV_TABLE_MOD: `command u16 (NXTTMC_ADD 0, DELETE 1, CLEAR 2),
     /// pad[6], maps`.
     TlvTableMod {
@@ -188,6 +192,9 @@ impl NxMsg {
             nxt::SET_CONTROLLER_ID => {
                 r.skip(6)?;
                 NxMsg::SetControllerId(r.u16()?)
+            }
+            nxt::SET_ASYNC_CONFIG => {
+                NxMsg::SetAsyncConfig(super::async_cfg::AsyncMasks::decode(4, r.rest())?)
             }
             nxt::CT_FLUSH_ZONE => {
                 r.skip(6)?;
@@ -303,6 +310,10 @@ impl NxMsg {
                 w.u32(nxt::FLOW_MOD_TABLE_ID);
                 w.u8(*s);
                 w.zeros(7);
+            }
+            NxMsg::SetAsyncConfig(m) => {
+                w.u32(nxt::SET_ASYNC_CONFIG);
+                m.encode(4, w);
             }
             NxMsg::SetControllerId(id) => {
                 w.u32(nxt::SET_CONTROLLER_ID);

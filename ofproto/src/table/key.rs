@@ -15,15 +15,44 @@
 //! In an [`XKey`] used by the pipeline, `in_port` holds the **OpenFlow** port
 //! number (the datapath flow key holds the datapath port number; xlate
 //! converts).
+//!
+//! # `tun_metadata`
+//!
+//! The datapath key keeps a Geneve packet's options as they were on the
+//! wire (OVS's "udpif" form: the option TLVs of RFC 8926 section 3.5 in
+//! flow words `TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS`,
+//! `tun_opts_len` bytes). An OpenFlow key holds instead the
+//! **tun_metadata space** in those same words: 256 bytes, byte `b` in word
+//! `TUN_OPTS_WORD + b / 8` (big-endian within the word), with
+//! `tun_metadataN`'s data at the byte offset the bridge's TLV table gave
+//! it ([`crate::tlv::TlvEntry::offset`]), plus a presence bitmap in
+//! `meta[`[`TUN_MD_PRESENT_WORD`]`]` (bit N: the packet carries the option
+//! mapped to `tun_metadataN`). This is OVS's `struct tun_metadata`
+//! (`lib/tun-metadata.c`). xlate converts the wire options into it on
+//! entry ([`crate::tlv::TlvTable::geneve_to_md`], OVS
+//! `tun_metadata_from_geneve_udpif()`), commits a change as
+//! `set(tunnel(...))` with the options re-encoded from the present mapped
+//! fields ([`crate::tlv::TlvTable::md_to_geneve`]; unmapped options are
+//! not kept, as in OVS), and, if the translation looked at any
+//! `tun_metadata`, makes the megaflow match all option bytes and
+//! `tun_opts_len` exactly (coarser than OVS's per-option udpif mask, never
+//! too wide). A match on `tun_metadataN` implies the option is present,
+//! as in OVS.
 
 use crate::ofp::actions::{port_from_of10, port_to_of10};
 use crate::ofp::error::{ErrorCode, OfpError};
 use crate::ofp::oxm::{Field, MatchField, OxmMatch};
-use dp_core::flow::{fields as f, Field as DpField, Flow, FLOW_WORDS};
+use crate::tlv::{TlvEntry, TlvTable};
+use dp_core::flow::{
+    fields as f, Field as DpField, Flow, FLOW_WORDS, TUN_OPTS_WORD, TUN_OPTS_WORDS,
+};
 
 /// Number of pipeline-only metadata words in an [`XKey`] (metadata, 8
-/// xregs, conj_id).
-pub const META_WORDS: usize = 10;
+/// xregs, conj_id, tun_metadata presence).
+pub const META_WORDS: usize = 11;
+/// Index of the `tun_metadata` presence bitmap in [`XKey::meta`] (bit N:
+/// `tun_metadataN` is present); see the module documentation.
+pub const TUN_MD_PRESENT_WORD: usize = 10;
 /// Index of `conj_id` in [`XKey::meta`].
 pub const CONJ_ID_WORD: usize = 9;
 /// Total 64-bit words of an [`XKey`] as the classifier sees it.
@@ -35,7 +64,8 @@ pub const XKEY_WORDS: usize = FLOW_WORDS + META_WORDS;
 pub struct XKey {
     /// Packet and datapath metadata fields (`in_port` = OpenFlow port).
     pub flow: Flow,
-    /// `metadata` (word 0), `xreg0..7` (words 1..=8), `conj_id` (word 9).
+    /// `metadata` (word 0), `xreg0..7` (words 1..=8), `conj_id` (word 9),
+    /// `tun_metadata` presence bits (word 10).
     pub meta: [u64; META_WORDS],
 }
 
@@ -129,6 +159,53 @@ impl XKey {
     pub fn is_zero(&self) -> bool {
         (0..XKEY_WORDS).all(|i| self.word(i) == 0)
     }
+
+    /// Byte `b` (< 256) of the tun_metadata space (module documentation).
+    #[inline]
+    pub fn md_byte(&self, b: usize) -> u8 {
+        (self.flow.w[TUN_OPTS_WORD + b / 8] >> ((7 - b % 8) * 8)) as u8
+    }
+
+    /// Sets the bits `mask` of byte `b` of the tun_metadata space to `v`.
+    #[inline]
+    pub fn set_md_byte(&mut self, b: usize, v: u8, mask: u8) {
+        let sh = (7 - b % 8) * 8;
+        let w = &mut self.flow.w[TUN_OPTS_WORD + b / 8];
+        *w = (*w & !((mask as u64) << sh)) | (((v & mask) as u64) << sh);
+    }
+
+    /// The `e.len` data bytes of the tun_metadata field at `e`.
+    pub fn tun_md(&self, e: &TlvEntry) -> Vec<u8> {
+        (0..e.len as usize)
+            .map(|i| self.md_byte(e.offset as usize + i))
+            .collect()
+    }
+
+    /// Writes `value` under `mask` (both `e.len` bytes; shorter slices
+    /// are right-aligned, as OVS `copy_entry_value()` does) into the
+    /// tun_metadata field at `e`.
+    pub fn set_tun_md(&mut self, e: &TlvEntry, value: &[u8], mask: &[u8]) {
+        let len = e.len as usize;
+        let fit = |b: &[u8]| -> Vec<u8> {
+            let b = &b[..b.len().min(len)];
+            let mut out = vec![0u8; len - b.len()];
+            out.extend_from_slice(b);
+            out
+        };
+        let (v, m) = (fit(value), fit(mask));
+        for i in 0..len {
+            self.set_md_byte(e.offset as usize + i, v[i], m[i]);
+        }
+    }
+
+    /// True if any bit of the tun_metadata space or presence map is set
+    /// (on a mask: the translation looked at `tun_metadata`).
+    pub fn has_tun_md(&self) -> bool {
+        self.meta[TUN_MD_PRESENT_WORD] != 0
+            || self.flow.w[TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS]
+                .iter()
+                .any(|&w| w != 0)
+    }
 }
 
 /// Where `field` lives: one location, or two for 128-bit fields (high 64
@@ -219,12 +296,42 @@ fn is_of10_port(mf: &MatchField) -> bool {
 
 /// A match as a (value, mask) pair over [`XKey`]; the value is pre-masked.
 /// Checks prerequisites, duplicates and value bits outside the mask
-/// ([`OxmMatch::validate`]); an unsupported field is OFPBMC_BAD_FIELD.
+/// ([`OxmMatch::validate`]); an unsupported field is OFPBMC_BAD_FIELD. No
+/// `tun_metadata` field is mapped ([`match_from_oxm_tlv`] with an empty
+/// table).
 pub fn match_from_oxm(m: &OxmMatch) -> Result<(XKey, XKey), OfpError> {
+    match_from_oxm_tlv(m, &TlvTable::new())
+}
+
+/// The entry of `tun_metadata<n>` in `tlv`, or NXFMFC_INVALID_TLV_FIELD
+/// (OVS `mf_vl_mff_invalid()`: the field is not mapped).
+pub fn tlv_entry(tlv: &TlvTable, n: u8) -> Result<TlvEntry, OfpError> {
+    tlv.get(n).ok_or(OfpError::new(
+        ErrorCode::NxInvalidTlvField,
+        "tun_metadata field is not mapped",
+    ))
+}
+
+/// [`match_from_oxm`] with the bridge's TLV table: `tun_metadataN` takes
+/// the mapped option length (a shorter value is right-aligned, a longer
+/// one cut, as OVS `copy_entry_value()`), and sets presence bit N; an
+/// unmapped N is NXFMFC_INVALID_TLV_FIELD.
+pub fn match_from_oxm_tlv(m: &OxmMatch, tlv: &TlvTable) -> Result<(XKey, XKey), OfpError> {
     m.validate()?;
     let mut value = XKey::default();
     let mut mask = XKey::default();
     for mf in &m.fields {
+        if let Field::TunMetadata(n) = mf.field {
+            let e = tlv_entry(tlv, n)?;
+            let full = vec![0xffu8; mf.value.len()];
+            let mk = mf.mask.as_deref().unwrap_or(&full);
+            let v: Vec<u8> = mf.value.iter().zip(mk).map(|(v, m)| v & m).collect();
+            value.set_tun_md(&e, &v, mk);
+            mask.set_tun_md(&e, mk, &vec![0xff; e.len as usize]);
+            value.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+            mask.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+            continue;
+        }
         let (hi, lo) = field_locs(mf.field)
             .ok_or(OfpError::new(ErrorCode::BadMatchField, "unsupported field"))?;
         let width = mf.value.len() * 8;
@@ -268,8 +375,15 @@ fn field_len(field: Field, nxm: bool) -> Option<usize> {
 /// (`nxm` true, Nicira / OpenFlow 1.0 extension) match in Open vSwitch's
 /// canonical field choice: `vlan_tci`/`nw_tos` for NXM, `vlan_vid` +
 /// `vlan_pcp`/`ip_dscp` for OXM; ARP, ND and L4 aliases picked by
-/// `dl_type`/`nw_proto`.
+/// `dl_type`/`nw_proto`. No `tun_metadata` is listed ([`match_to_oxm_tlv`]).
 pub fn match_to_oxm(value: &XKey, mask: &XKey, nxm: bool) -> OxmMatch {
+    match_to_oxm_tlv(value, mask, nxm, &TlvTable::new())
+}
+
+/// [`match_to_oxm`] plus each present `tun_metadataN` mapped in `tlv`, as
+/// `NXM_NX_TUN_METADATA<N>` with the mapped length (also in OXM matches, as
+/// OVS `tun_metadata_to_nx_match()`); the mask is left out when exact.
+pub fn match_to_oxm_tlv(value: &XKey, mask: &XKey, nxm: bool, tlv: &TlvTable) -> OxmMatch {
     use Field::*;
     let dl_type = value.flow.get(f::ETH_TYPE);
     let proto = value.flow.get(f::NW_PROTO);
@@ -353,6 +467,17 @@ pub fn match_to_oxm(value: &XKey, mask: &XKey, nxm: bool) -> OxmMatch {
         let mb = (m & full != full).then(|| m.to_be_bytes()[16 - len..].to_vec());
         if let Some(mut mf) = MatchField::new(field, &vb, mb.as_deref(), nxm) {
             mf.value = vb;
+            out.fields.push(mf);
+        }
+    }
+    let present = mask.meta[TUN_MD_PRESENT_WORD] & value.meta[TUN_MD_PRESENT_WORD];
+    for n in (0..64u8).filter(|n| present >> n & 1 != 0) {
+        let Some(e) = tlv.get(n) else {
+            continue;
+        };
+        let (v, m) = (value.tun_md(&e), mask.tun_md(&e));
+        let mk = m.iter().any(|&b| b != 0xff).then_some(m.as_slice());
+        if let Some(mf) = MatchField::new(Field::TunMetadata(n), &v, mk, true) {
             out.fields.push(mf);
         }
     }

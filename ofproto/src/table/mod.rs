@@ -25,8 +25,9 @@ use crate::ofp::flow::{command, flags, FlowMod};
 use crate::ofp::instructions::Instruction;
 use crate::ofp::oxm::{Field, OxmMatch};
 use crate::ofp::OfpError;
+use crate::tlv::TlvTable;
 use classifier::Classifier;
-use key::{match_from_oxm, XKey, XKEY_WORDS};
+use key::{match_from_oxm_tlv, XKey, TUN_MD_PRESENT_WORD, XKEY_WORDS};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -167,6 +168,18 @@ impl Rule {
         })
     }
 
+    /// The `tun_metadata` fields the rule uses, as a bitmap (bit N:
+    /// `tun_metadataN`), in its match or in its actions (set_field, load,
+    /// move; nested in clone and ct too). OVS keeps the same count per
+    /// field to refuse deleting a mapping in use (`vl_mff_map` ref counts).
+    pub fn tlv_bitmap(&self) -> u64 {
+        let acts = self.instructions.iter().flat_map(|i| match i {
+            Instruction::ApplyActions(a) | Instruction::WriteActions(a) => a.as_slice(),
+            _ => &[],
+        });
+        self.mask.meta[TUN_MD_PRESENT_WORD] | acts.fold(0, |b, a| b | action_tlv_bitmap(a))
+    }
+
     /// True if the rule uses meter `m` (meter instruction or action).
     pub fn uses_meter(&self, m: u32) -> bool {
         self.instructions.iter().any(|i| match i {
@@ -204,9 +217,27 @@ impl Rule {
         }
     }
 
-    /// The match as OXM (`nxm` false) or NXM fields.
-    pub fn oxm(&self, nxm: bool) -> OxmMatch {
-        key::match_to_oxm(&self.value, &self.mask, nxm)
+    /// The match as OXM (`nxm` false) or NXM fields; `tun_metadata`
+    /// fields are spelled with their lengths in `tlv`.
+    pub fn oxm(&self, nxm: bool, tlv: &TlvTable) -> OxmMatch {
+        key::match_to_oxm_tlv(&self.value, &self.mask, nxm, tlv)
+    }
+}
+
+/// The `tun_metadata` fields action `a` reads or writes (bit N:
+/// `tun_metadataN`), nested actions included.
+pub fn action_tlv_bitmap(a: &Action) -> u64 {
+    let bit = |f: Field| match f {
+        Field::TunMetadata(n) if n < 64 => 1u64 << n,
+        _ => 0,
+    };
+    match a {
+        Action::SetField(mf) | Action::RegLoad2(mf) => bit(mf.field),
+        Action::RegLoad { dst, .. } => bit(dst.id.field().0),
+        Action::RegMove { src, dst, .. } => bit(src.id.field().0) | bit(dst.id.field().0),
+        Action::Clone(v) => v.iter().fold(0, |b, a| b | action_tlv_bitmap(a)),
+        Action::Ct(ct) => ct.actions.iter().fold(0, |b, a| b | action_tlv_bitmap(a)),
+        _ => 0,
     }
 }
 
@@ -249,7 +280,14 @@ impl FlowModSpec {
     /// From a decoded flow_mod of wire version `version` (`nx`: it came as
     /// NXT_FLOW_MOD). `table_id_ext`: NXT_FLOW_MOD_TABLE_ID is on (else an
     /// OpenFlow 1.0 table id is 0 for add and "all" for modify/delete).
-    pub fn from_ofp(fm: &FlowMod, version: u8, table_id_ext: bool) -> Result<Self, FlowModError> {
+    /// `tlv` is the bridge's TLV table: a match or action on an unmapped
+    /// `tun_metadataN` is NXFMFC_INVALID_TLV_FIELD.
+    pub fn from_ofp(
+        fm: &FlowMod,
+        version: u8,
+        table_id_ext: bool,
+        tlv: &TlvTable,
+    ) -> Result<Self, FlowModError> {
         let mut fields = fm.match_.fields();
         // NXM carries a modify/delete cookie filter as NXM_NX_COOKIE.
         let mut nx_cookie = None;
@@ -261,7 +299,18 @@ impl FlowModSpec {
                 .map_or(u64::MAX, |b| b.iter().fold(0u64, |a, &x| a << 8 | x as u64));
             nx_cookie = Some((c.value_u64(), m));
         }
-        let (value, mask) = match_from_oxm(&fields)?;
+        let (value, mask) = match_from_oxm_tlv(&fields, tlv)?;
+        let used = fm
+            .instructions
+            .iter()
+            .flat_map(|i| match i {
+                Instruction::ApplyActions(a) | Instruction::WriteActions(a) => a.as_slice(),
+                _ => &[],
+            })
+            .fold(0u64, |b, a| b | action_tlv_bitmap(a));
+        for n in (0..64u8).filter(|n| used >> n & 1 != 0) {
+            key::tlv_entry(tlv, n)?;
+        }
         let of10 = version == 1;
         let table_id = if of10 && !table_id_ext {
             if fm.command == command::ADD {
@@ -699,6 +748,15 @@ impl Tables {
             self.version += 1;
         }
         out
+    }
+
+    /// True if a rule of any table uses `tun_metadata<n>`
+    /// ([`Rule::tlv_bitmap`]).
+    pub fn tlv_in_use(&self, n: u8) -> bool {
+        self.tables
+            .iter()
+            .flat_map(|t| t.rules.values())
+            .any(|r| r.tlv_bitmap() >> n & 1 != 0)
     }
 
     /// Rule `id` in table `table_id`.

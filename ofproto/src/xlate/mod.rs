@@ -7,7 +7,12 @@
 //! consulted), and runs the matching rule's instructions
 //! (OpenFlow 1.5.1 section 5.5, "Instructions"; apply-actions, write-actions
 //! as the action set run at the end of the pipeline, clear-actions,
-//! write-metadata, goto-table). A table miss drops.
+//! write-metadata, goto-table). A table miss drops, except that a miss in
+//! the first table, after `goto_table` or by `output:TABLE` (not
+//! `resubmit`) goes to the controller as [`REASON_IMPLICIT_MISS`] while
+//! some OpenFlow 1.0-1.2 connection is up ([`XlateEnv::miss_packet_in`]),
+//! as OVS `rule_dpif_lookup_from_table()` does with the default table-miss
+//! config (OFPUTIL_TABLE_MISS_DEFAULT).
 //!
 //! Header rewrites change the translation's copy of the flow only; they are
 //! turned into datapath `set`/`push_vlan`/`pop_vlan` actions lazily, right
@@ -68,14 +73,23 @@ pub use crate::ofp::continuation::Segment;
 use crate::ofp::instructions::Instruction;
 use crate::ofp::nx_actions::{Controller2, Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
-use crate::table::key::{field_locs, Loc, XKey, META_WORDS};
+use crate::table::key::{field_locs, Loc, XKey, META_WORDS, TUN_MD_PRESENT_WORD};
 use crate::table::{FlowModSpec, Tables};
+use crate::tlv::TlvTable;
 use dp_core::actions::{
     CtAction, HashAlg, NatAction, NatKind, OdpAction, SetAttr, UserspaceAction,
 };
-use dp_core::flow::{fields as f, u64_to_mac, Field as DpField, Flow, VLAN_CFI};
+use dp_core::flow::{
+    fields as f, u64_to_mac, Field as DpField, Flow, TUN_OPTS_WORD, TUN_OPTS_WORDS, VLAN_CFI,
+};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
+
+/// Internal OFPR_* reason of a table miss sent to the controller without
+/// a table-miss flow (OVS `OFPR_IMPLICIT_MISS`): OFPR_NO_MATCH (0) on the
+/// wire, enabled by default only for OpenFlow 1.0-1.2 connections
+/// (`ofputil_async_cfg_default()`).
+pub const REASON_IMPLICIT_MISS: u8 = 7;
 
 /// Maximum resubmit/goto depth (OVS `MAX_DEPTH`).
 pub const MAX_DEPTH: u32 = 64;
@@ -301,6 +315,14 @@ pub struct XlateEnv<'a> {
     pub groups: &'a GroupTable,
     /// Meters.
     pub meters: &'a MeterTable,
+    /// The TLV table: which Geneve option each `tun_metadataN` is.
+    pub tlv: &'a TlvTable,
+    /// A table miss goes to the controller ([`REASON_IMPLICIT_MISS`]):
+    /// some connection wants packet-ins on a miss (OVS
+    /// `connmgr_wants_packet_in_on_miss()`: an OpenFlow 1.0-1.2
+    /// connection with controller id 0). Otherwise a miss drops, the
+    /// OpenFlow 1.3+ default (OpenFlow 1.3.5 section 5.4).
+    pub miss_packet_in: bool,
     /// Monotonic time, ns (for NORMAL's MAC aging).
     pub now_ns: u64,
     /// Let NORMAL learn (upcalls) or not (revalidation).
@@ -391,6 +413,12 @@ struct Ctx<'a, 'e> {
     pending_decap: bool,
     /// The translation failed (unsupported packet type): drop the packet.
     error: bool,
+    /// The next [`Ctx::xlate_table`] may send a miss to the controller.
+    pin_on_miss: bool,
+    /// The tun_metadata words and presence bits the datapath packet has
+    /// now (as of the last commit); a difference is committed as
+    /// `set(tunnel(...))`.
+    md_base: ([u64; TUN_OPTS_WORDS], u64),
 }
 
 /// Translates a packet whose datapath key is `flow` (`in_port` = datapath
@@ -487,9 +515,12 @@ fn xlate_inner(
             }
         }
     }
+    env.tlv.geneve_to_md(&flow.tun_opts(), &mut key);
+    let md_base = md_words(&key);
     let mut ctx = Ctx {
         env,
         key,
+        md_base,
         base: flow.clone(),
         wc,
         odp: Vec::new(),
@@ -514,6 +545,7 @@ fn xlate_inner(
         pending_encap: None,
         pending_decap: false,
         error: false,
+        pin_on_miss: false,
     };
     if ok {
         if let Some(fr) = resume {
@@ -530,7 +562,7 @@ fn xlate_inner(
             }
             if let Some(n) = fr.goto {
                 if !ctx.exit && ctx.frozen.is_none() {
-                    ctx.xlate_table(n);
+                    ctx.xlate_table_pin(n);
                 }
             }
         } else {
@@ -542,7 +574,7 @@ fn xlate_inner(
             match (po, res) {
                 (_, Some(r)) => ctx.resume(r),
                 (Some((_, acts)), None) => ctx.do_actions(acts),
-                (None, None) => ctx.xlate_table(start),
+                (None, None) => ctx.xlate_table_pin(start),
             }
         }
         ctx.finish_pipeline();
@@ -553,7 +585,14 @@ fn xlate_inner(
         ctx.odp.clear();
     }
     trim_trailing_sets(&mut ctx.odp);
+    let md_seen = ctx.wc.has_tun_md();
     let mut mask = ctx.wc.flow;
+    // Any look at tun_metadata makes the megaflow match the packet's
+    // Geneve options exactly (all their bytes and their length): simpler
+    // than OVS's per-option udpif mask, and never too wide.
+    let opts_mask = if md_seen { u64::MAX } else { 0 };
+    mask.w[TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS].fill(opts_mask);
+    mask.set(f::TUN_OPTS_LEN, opts_mask);
     mask.set_exact(f::IN_PORT);
     mask.set_exact(f::RECIRC_ID);
     XlateOut {
@@ -566,6 +605,13 @@ fn xlate_inner(
         learned: ctx.learned,
         fin_timeouts: ctx.fin_timeouts,
     }
+}
+
+/// The tun_metadata words and presence bits of `key`.
+fn md_words(key: &XKey) -> ([u64; TUN_OPTS_WORDS], u64) {
+    let mut w = [0; TUN_OPTS_WORDS];
+    w.copy_from_slice(&key.flow.w[TUN_OPTS_WORD..TUN_OPTS_WORD + TUN_OPTS_WORDS]);
+    (w, key.meta[TUN_MD_PRESENT_WORD])
 }
 
 /// Drops header changes after the last output: they have no effect.
@@ -691,7 +737,16 @@ impl Ctx<'_, '_> {
         self.key.flow.get(f::IN_PORT) as u32
     }
 
+    /// [`Ctx::xlate_table`] for a lookup whose miss may go to the
+    /// controller: the first table, `goto_table`, `output:TABLE` (OVS
+    /// `may_packet_in`), not `resubmit`.
+    fn xlate_table_pin(&mut self, table: u8) {
+        self.pin_on_miss = true;
+        self.xlate_table(table);
+    }
+
     fn xlate_table(&mut self, table: u8) {
+        let pin_on_miss = std::mem::take(&mut self.pin_on_miss);
         if self.depth >= MAX_DEPTH {
             self.note("over max translation depth: drop".into());
             self.exit = true;
@@ -706,7 +761,16 @@ impl Ctx<'_, '_> {
         self.table = table;
         let Some(rule) = t.lookup(&self.key, &mut self.wc) else {
             self.note(format!("{table}. No match."));
-            self.note("    drop".into());
+            if pin_on_miss && env.miss_packet_in {
+                // OVS's internal miss rule: controller(reason=no_match),
+                // the connection's miss_send_len bytes.
+                self.note("    controller(reason=no_match)".into());
+                let saved_rule = self.rule.take();
+                self.controller(REASON_IMPLICIT_MISS, u16::MAX);
+                self.rule = saved_rule;
+            } else {
+                self.note("    drop".into());
+            }
             self.table = saved_table;
             return;
         };
@@ -795,7 +859,7 @@ impl Ctx<'_, '_> {
             if !self.exit && self.frozen.is_none() {
                 self.depth += 1;
                 self.note(format!("goto_table:{n}"));
-                self.xlate_table(n);
+                self.xlate_table_pin(n);
                 self.depth -= 1;
             }
         }
@@ -1035,9 +1099,29 @@ impl Ctx<'_, '_> {
         self.key.get(loc)
     }
 
+    /// Writes `value` under `mask` (bytes, right-aligned to the mapped
+    /// length) to `tun_metadata<n>`, which becomes present (OVS
+    /// `tun_metadata_write()`); an unmapped `n` is ignored (flow_mod
+    /// refuses it).
+    fn write_tun_md(&mut self, n: u8, value: &[u8], mask: &[u8]) {
+        let Some(e) = self.env.tlv.get(n) else {
+            return;
+        };
+        self.key.set_tun_md(&e, value, mask);
+        self.key.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+        self.wc.set_tun_md(&e, mask, mask);
+        self.wc.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+    }
+
     /// Writes `value` under `mask` (right-aligned, field width) to `field`.
     fn write_field(&mut self, field: Field, value: u128, mask: u128) {
         match field {
+            Field::TunMetadata(n) => {
+                let len = self.env.tlv.get(n).map_or(0, |e| e.len as usize).min(16);
+                let (v, m) = (value.to_be_bytes(), mask.to_be_bytes());
+                self.write_tun_md(n, &v[16 - len..], &m[16 - len..]);
+                return;
+            }
             Field::VlanVid | Field::VlanPcp => {
                 // set_field on the VLAN header modifies an existing tag only.
                 let tci = self.read_loc(Loc::Dp(f::VLAN0_TCI, 0, 16));
@@ -1067,6 +1151,18 @@ impl Ctx<'_, '_> {
     }
 
     fn read_field(&mut self, field: Field) -> u128 {
+        if let Field::TunMetadata(n) = field {
+            let Some(e) = self.env.tlv.get(n) else {
+                return 0;
+            };
+            self.wc.set_tun_md(&e, &[0xff; 128], &[0xff; 128]);
+            self.wc.meta[TUN_MD_PRESENT_WORD] |= 1 << n;
+            return self
+                .key
+                .tun_md(&e)
+                .iter()
+                .fold(0u128, |a, &b| a << 8 | b as u128);
+        }
         let Some((hi, lo)) = field_locs(field) else {
             return 0;
         };
@@ -1077,6 +1173,11 @@ impl Ctx<'_, '_> {
     }
 
     fn set_field(&mut self, mf: &MatchField) {
+        if let Field::TunMetadata(n) = mf.field {
+            let full = vec![0xff; mf.value.len()];
+            self.write_tun_md(n, &mf.value, mf.mask.as_deref().unwrap_or(&full));
+            return;
+        }
         let w = (mf.value.len() * 8) as u32;
         let mut v = be(&mf.value);
         let mut m = mf.mask.as_deref().map_or(ones128(w), be);
@@ -1458,7 +1559,7 @@ impl Ctx<'_, '_> {
                     if !self.exit && self.frozen.is_none() {
                         self.depth += 1;
                         self.note(format!("goto_table:{n}"));
-                        self.xlate_table(*n);
+                        self.xlate_table_pin(*n);
                         self.depth -= 1;
                     }
                 }
@@ -1548,7 +1649,7 @@ impl Ctx<'_, '_> {
             OFPP_IN_PORT => self.out_of(in_port),
             OFPP_TABLE => {
                 self.depth += 1;
-                self.xlate_table(0);
+                self.xlate_table_pin(0);
                 self.depth -= 1;
             }
             OFPP_NORMAL => self.normal(),
@@ -1574,7 +1675,9 @@ impl Ctx<'_, '_> {
     fn out_of(&mut self, of: u32) {
         if self.env.ports.is_patch(of) {
             self.commit();
-            let (key, pkt) = (self.key.flow.clone(), self.base.clone());
+            let mut key = self.key.flow.clone();
+            key.set_tun_opts(&self.base.tun_opts());
+            let pkt = self.base.clone();
             self.patch_output(of, &key, &pkt);
             return;
         }
@@ -1651,6 +1754,38 @@ impl Ctx<'_, '_> {
         let diff = |fd: DpField| k.get(fd) != b.get(fd);
         let full = |fd: DpField, on: bool| if on { fd.max() } else { 0 };
         let eth = k.get(f::PACKET_TYPE) == 0;
+        // Tunnel metadata (only ever set whole, as OVS
+        // `commit_odp_tunnel_action()`).
+        let md = md_words(&self.key);
+        let tun_changed = md != self.md_base
+            || (11..=17).any(|w| k.w[w] != b.w[w])
+            || diff(f::TUN_GBP_ID)
+            || diff(f::TUN_GBP_FLAGS);
+        let mut opts = self.base.tun_opts();
+        if tun_changed {
+            if md != self.md_base {
+                opts = self.env.tlv.md_to_geneve(&self.key);
+            }
+            let mut t = dp_core::packet::TunnelMetadata {
+                tun_id: k.get(f::TUN_ID),
+                ipv4_src: k.get(f::TUN_SRC) as u32,
+                ipv4_dst: k.get(f::TUN_DST) as u32,
+                ipv6_src: k.get128(f::TUN_IPV6_SRC_HI, f::TUN_IPV6_SRC_LO),
+                ipv6_dst: k.get128(f::TUN_IPV6_DST_HI, f::TUN_IPV6_DST_LO),
+                tos: k.get(f::TUN_TOS) as u8,
+                ttl: k.get(f::TUN_TTL) as u8,
+                tp_src: k.get(f::TUN_TP_SRC) as u16,
+                tp_dst: k.get(f::TUN_TP_DST) as u16,
+                flags: k.get(f::TUN_FLAGS) as u16,
+                gbp_id: k.get(f::TUN_GBP_ID) as u16,
+                gbp_flags: k.get(f::TUN_GBP_FLAGS) as u8,
+                ..Default::default()
+            };
+            let n = opts.len().min(t.opts.len());
+            t.opts[..n].copy_from_slice(&opts[..n]);
+            t.opts_len = n as u8;
+            out.push(OdpAction::Set(SetAttr::Tunnel(Box::new(t))));
+        }
         // Ethernet addresses.
         if eth && (diff(f::ETH_SRC) || diff(f::ETH_DST)) {
             out.push(OdpAction::SetMasked {
@@ -1795,6 +1930,9 @@ impl Ctx<'_, '_> {
             for (i, w) in (2..=10).enumerate() {
                 self.base.w[w] = ct[i];
             }
+            // `base` keeps the options in wire form.
+            self.base.set_tun_opts(&opts);
+            self.md_base = md;
             self.odp.extend(out);
         }
     }
@@ -1929,6 +2067,9 @@ pub struct Pipeline {
     pub meters: parking_lot::RwLock<MeterTable>,
     /// Geneve option to `tun_metadataN` mappings.
     pub tlv: parking_lot::RwLock<crate::tlv::TlvTable>,
+    /// [`XlateEnv::miss_packet_in`]; whoever changes it must also bump
+    /// the tables' version so that megaflows are revalidated.
+    pub miss_packet_in: std::sync::atomic::AtomicBool,
 }
 
 impl Pipeline {
@@ -1942,11 +2083,13 @@ impl Pipeline {
             groups: parking_lot::RwLock::new(GroupTable::new()),
             meters: parking_lot::RwLock::new(MeterTable::new()),
             tlv: parking_lot::RwLock::new(crate::tlv::TlvTable::new()),
+            miss_packet_in: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Translates `flow` (see [`xlate`]).
     pub fn xlate(&self, flow: &Flow, now_ns: u64, learn: bool, trace: bool) -> XlateOut {
+        let tlv = self.tlv.read();
         let tables = self.tables.read();
         let ports = self.ports.read();
         let groups = self.groups.read();
@@ -1958,12 +2101,16 @@ impl Pipeline {
             recirc: &self.recirc,
             groups: &groups,
             meters: &meters,
+            tlv: &tlv,
+            miss_packet_in: self
+                .miss_packet_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             now_ns,
             learn,
             trace,
         };
         let x = xlate(&env, flow);
-        drop((tables, ports, groups, meters));
+        drop((tables, ports, groups, meters, tlv));
         if learn {
             self.apply_learned(&x.learned, now_ns);
         }
@@ -2021,6 +2168,7 @@ impl Pipeline {
 
     /// Runs `f` with a learning environment, then applies what it learned.
     fn xlate_from(&self, now_ns: u64, f: impl FnOnce(&XlateEnv<'_>) -> XlateOut) -> XlateOut {
+        let tlv = self.tlv.read();
         let tables = self.tables.read();
         let ports = self.ports.read();
         let groups = self.groups.read();
@@ -2032,12 +2180,16 @@ impl Pipeline {
             recirc: &self.recirc,
             groups: &groups,
             meters: &meters,
+            tlv: &tlv,
+            miss_packet_in: self
+                .miss_packet_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             now_ns,
             learn: true,
             trace: false,
         };
         let x = f(&env);
-        drop((tables, ports, groups, meters));
+        drop((tables, ports, groups, meters, tlv));
         self.apply_learned(&x.learned, now_ns);
         x
     }

@@ -228,8 +228,11 @@ impl Ctx<'_, '_> {
             ] {
                 k.flow.set(fd, 0);
             }
+            // Geneve options in the peer bridge's tun_metadata layout.
+            env.tlv.geneve_to_md(&key.tun_opts(), &mut k);
             let mut sub = Ctx {
                 env,
+                md_base: super::md_words(&k),
                 key: k,
                 base: packet.clone(),
                 wc: std::mem::take(&mut wc),
@@ -258,6 +261,7 @@ impl Ctx<'_, '_> {
                 pending_encap: None,
                 pending_decap: false,
                 error: false,
+                pin_on_miss: false,
             };
             sub.xlate_table(0);
             sub.finish_pipeline();
@@ -296,6 +300,7 @@ impl Ctx<'_, '_> {
                     if let Some(of) = self.env.ports.ofport(odp) {
                         if self.env.ports.is_patch(of) {
                             let mut key = self.key.flow.clone();
+                            key.set_tun_opts(&self.base.tun_opts());
                             for fd in [f::VLAN0_TCI, f::VLAN0_TPID, f::VLAN1_TCI, f::VLAN1_TPID] {
                                 key.set(fd, pkt.get(fd));
                             }
@@ -401,6 +406,7 @@ impl super::Pipeline {
         trace: bool,
         f: &mut dyn FnMut(&XlateEnv<'_>),
     ) {
+        let tlv = self.tlv.read_recursive();
         let tables = self.tables.read_recursive();
         let ports = self.ports.read_recursive();
         let groups = self.groups.read_recursive();
@@ -412,6 +418,10 @@ impl super::Pipeline {
             recirc: &self.recirc,
             groups: &groups,
             meters: &meters,
+            tlv: &tlv,
+            miss_packet_in: self
+                .miss_packet_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             now_ns,
             learn,
             trace,

@@ -632,7 +632,9 @@ fn group_select_dp_hash_from_the_action_set() {
     );
 }
 
+mod miss;
 mod pause;
+mod tun_md;
 
 fn reg_hdr(n: u8) -> OxmHeader {
     OxmHeader {
