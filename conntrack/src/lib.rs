@@ -1107,22 +1107,44 @@ impl Conntrack {
                 victims.push(e.conn.clone());
             }
         } else {
-            for s in self.shards.iter() {
-                let g = s.map.read();
-                victims.extend(
-                    g.iter()
-                        .filter(|e| !e.reply && zone.map_or(true, |z| e.conn.orig.zone == z))
-                        .map(|e| e.conn.clone()),
-                );
-            }
+            return self.flush_where(zone, |_, _| true);
         }
+        self.flush_victims(&victims)
+    }
+
+    /// Deletes the connections of `zone` (every zone if `None`) whose
+    /// original and reply tuples satisfy `pred(orig, reply)` (OVS 3.1
+    /// `ct_dpif_flush()` with a partial `ofp_ct_match`, as NXT_CT_FLUSH
+    /// asks). Returns the number deleted.
+    pub fn flush_where(
+        &self,
+        zone: Option<u16>,
+        pred: impl Fn(&ConnKey, &ConnKey) -> bool,
+    ) -> usize {
+        let mut victims = Vec::new();
+        for s in self.shards.iter() {
+            let g = s.map.read();
+            victims.extend(
+                g.iter()
+                    .filter(|e| {
+                        !e.reply
+                            && zone.map_or(true, |z| e.conn.orig.zone == z)
+                            && pred(&e.conn.orig, &e.conn.reply)
+                    })
+                    .map(|e| e.conn.clone()),
+            );
+        }
+        self.flush_victims(&victims)
+    }
+
+    fn flush_victims(&self, victims: &[Arc<Conn>]) -> usize {
         let mut n = 0;
-        for c in &victims {
+        for c in victims {
             if self.retire(c) {
                 n += 1;
             }
         }
-        self.remove_entries(&victims);
+        self.remove_entries(victims);
         n
     }
 

@@ -357,6 +357,7 @@ impl Switch {
                 let of = Arc::new(OpenFlowBridge::empty(name));
                 let ex = self.dp.executor();
                 of.set_meters(self.dp.meters());
+                of.set_conntrack(self.ct.handle.ct.clone());
                 of.set_executor(Arc::new(move |pkt, in_port, acts| {
                     ex.execute(pkt, in_port, acts).map_err(|e| e.to_string())
                 }));

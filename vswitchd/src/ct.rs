@@ -13,6 +13,7 @@
 use crate::unixctl::Commands;
 use conntrack::format;
 use conntrack::{ConnKey, Conntrack, IpfError, TpAttr};
+use ofproto::ofp::ct_flush::{CtFlush, CtTuple};
 use ovsdb::{Atom, Datum, Replica, Uuid};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -306,6 +307,73 @@ pub fn parse_ct_tuple(s: &str) -> Result<ConnKey, String> {
     let (sp, dp) = if icmp { (iid, iid) } else { (sp, dp) };
     ConnKey::new(0, proto, src, dst, sp, dp, ity, icode)
         .ok_or_else(|| "L3 type set multiple times".to_string())
+}
+
+/// The address of a conntrack key as NXT_CT_FLUSH spells it: IPv6, IPv4
+/// as IPv4-mapped (`::ffff:a.b.c.d`).
+fn mapped(a: u128, v6: bool) -> std::net::Ipv6Addr {
+    if v6 {
+        a.into()
+    } else {
+        std::net::Ipv4Addr::from(a as u32).to_ipv6_mapped()
+    }
+}
+
+/// Whether conntrack tuple `k` matches the partial tuple `m` (OVS 3.1
+/// `ofp_ct_tuple_cmp()`): every field `m` sets must be equal; ICMP
+/// connections compare id, type and code, others the ports.
+fn tuple_matches(m: &CtTuple, k: &ConnKey) -> bool {
+    let icmp = k.proto == 1 || k.proto == 58;
+    m.src.map_or(true, |a| a == mapped(k.src, k.v6))
+        && m.dst.map_or(true, |a| a == mapped(k.dst, k.v6))
+        && if icmp {
+            m.icmp_id.map_or(true, |x| x == k.sport)
+                && m.icmp_type.map_or(true, |x| x == k.icmp_type)
+                && m.icmp_code.map_or(true, |x| x == k.icmp_code)
+        } else {
+            m.src_port.map_or(true, |x| x == k.sport) && m.dst_port.map_or(true, |x| x == k.dport)
+        }
+}
+
+/// The complete original tuple of `f` as a conntrack key, if it has one
+/// (OVS `ofp_ct_match_is_five_tuple()`).
+fn five_tuple(f: &CtFlush) -> Option<ConnKey> {
+    let t = &f.orig;
+    if !f.reply.is_empty() || f.ip_proto == 0 {
+        return None;
+    }
+    let ip = |a: std::net::Ipv6Addr| match a.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(a),
+    };
+    let (src, dst) = (ip(t.src?), ip(t.dst?));
+    if f.ip_proto == 1 || f.ip_proto == 58 {
+        let id = t.icmp_id?;
+        ConnKey::new(0, f.ip_proto, src, dst, id, id, t.icmp_type?, t.icmp_code?)
+    } else {
+        ConnKey::new(0, f.ip_proto, src, dst, t.src_port?, t.dst_port?, 0, 0)
+    }
+}
+
+/// NXT_CT_FLUSH_ZONE and NXT_CT_FLUSH (OVS `handle_nxt_ct_flush_zone()`,
+/// `handle_nxt_ct_flush()` -> `ct_dpif_flush()`): without a filter every
+/// connection of the zone (all zones if none is given) goes, as with
+/// `dpctl/flush-conntrack [zone=N]`; a complete original 5-tuple deletes
+/// that connection of the zone (default 0), as `dpctl/flush-conntrack
+/// zone=N TUPLE`; a partial filter deletes the matching connections of the
+/// zone (all zones if none is given). Returns the number deleted.
+pub fn flush_openflow(ct: &Conntrack, f: &CtFlush) -> usize {
+    if f.ip_proto == 0 && f.orig.is_empty() && f.reply.is_empty() {
+        return ct.flush(f.zone, None);
+    }
+    if let Some(k) = five_tuple(f) {
+        return ct.flush(Some(f.zone.unwrap_or(0)), Some(&k));
+    }
+    ct.flush_where(f.zone, |o, r| {
+        (f.ip_proto == 0 || o.proto == f.ip_proto)
+            && tuple_matches(&f.orig, o)
+            && tuple_matches(&f.reply, r)
+    })
 }
 
 /// Registers the `dpctl/*` conntrack and ipf commands.

@@ -909,6 +909,14 @@ impl Conn {
                         }
                     }
                 }
+                NxMsg::CtFlushZone(zone) => {
+                    let f = ofproto::ofp::ct_flush::CtFlush {
+                        zone: Some(zone),
+                        ..Default::default()
+                    };
+                    self.ct_flush(h, frame, &f)
+                }
+                NxMsg::CtFlush(f) => self.ct_flush(h, frame, &f),
                 NxMsg::TlvTableRequest => {
                     let maps = self.br.pipe.tlv.read().maps();
                     self.send(
@@ -977,6 +985,16 @@ impl Conn {
                 true
             }
             _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestType)),
+        }
+    }
+
+    /// NXT_CT_FLUSH_ZONE / NXT_CT_FLUSH (OVS `handle_nxt_ct_flush_zone()`,
+    /// `handle_nxt_ct_flush()`): no reply on success; without a tracker,
+    /// OFPBRC_EPERM as OVS's EOPNOTSUPP maps.
+    fn ct_flush(&mut self, h: &Header, frame: &[u8], f: &ofproto::ofp::ct_flush::CtFlush) -> bool {
+        match self.br.ct_flush(f) {
+            Some(_) => true,
+            None => self.error(h, frame, &ofp_err(ErrorCode::BadRequestEperm)),
         }
     }
 

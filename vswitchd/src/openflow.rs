@@ -136,6 +136,8 @@ pub struct OpenFlowBridge {
     pub datapath_id: AtomicU64,
     executor: RwLock<Option<Executor>>,
     meters: RwLock<Option<Arc<pmd::meter::Meters>>>,
+    /// The datapath's connection tracker (NXT_CT_FLUSH_ZONE, NXT_CT_FLUSH).
+    conntrack: RwLock<Option<Arc<conntrack::Conntrack>>>,
     sinks: Mutex<Vec<std::sync::Weak<dyn AsyncSink>>>,
     /// Peers of the bridge's patch ports, by OpenFlow port.
     patch_peers: Mutex<HashMap<u32, Option<PatchPeer>>>,
@@ -242,6 +244,7 @@ impl OpenFlowBridge {
             datapath_id: AtomicU64::new(0),
             executor: RwLock::new(None),
             meters: RwLock::new(None),
+            conntrack: RwLock::new(None),
             sinks: Mutex::new(Vec::new()),
             patch_peers: Mutex::new(HashMap::new()),
             fail_open: Mutex::new(None),
@@ -415,6 +418,20 @@ impl OpenFlowBridge {
     /// Sets the datapath meters that enforce this bridge's OpenFlow meters.
     pub fn set_meters(&self, m: Arc<pmd::meter::Meters>) {
         *self.meters.write() = Some(m);
+    }
+
+    /// Sets the datapath's connection tracker, which NXT_CT_FLUSH_ZONE and
+    /// NXT_CT_FLUSH flush.
+    pub fn set_conntrack(&self, ct: Arc<conntrack::Conntrack>) {
+        *self.conntrack.write() = Some(ct);
+    }
+
+    /// NXT_CT_FLUSH_ZONE / NXT_CT_FLUSH: flushes the datapath's connections
+    /// that `f` selects ([`crate::ct::flush_openflow`]); the number deleted,
+    /// or `None` without a tracker (OVS answers EOPNOTSUPP then).
+    pub fn ct_flush(&self, f: &ofproto::ofp::ct_flush::CtFlush) -> Option<usize> {
+        let ct = self.conntrack.read().clone()?;
+        Some(crate::ct::flush_openflow(&ct, f))
     }
 
     /// Applies a GROUP_MOD (OpenFlow 1.3.5 section 7.3.4.2); deleting a

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod async_cfg;
 pub mod continuation;
+pub mod ct_flush;
 pub mod error;
 pub mod flow;
 pub mod header;

@@ -28,6 +28,7 @@ pub mod nxt {
     pub const RESUME: u32 = 28;
     pub const CT_FLUSH_ZONE: u32 = 29;
     pub const PACKET_IN2: u32 = 30;
+    pub const CT_FLUSH: u32 = 32;
 }
 
 /// NXFF_OPENFLOW10 flow format.
@@ -116,6 +117,9 @@ pub enum NxMsg {
     },
     /// NXT_CT_FLUSH_ZONE: `zero[6], zone_id u16`.
     CtFlushZone(u16),
+    /// NXT_CT_FLUSH (OVS 3.1): zone and partial tuples
+    /// ([`super::ct_flush::CtFlush`]).
+    CtFlush(super::ct_flush::CtFlush),
     /// NXT_PACKET_IN2: properties.
     PacketIn2(Vec<Prop>),
     /// NXT_RESUME: the properties of the NXT_PACKET_IN2 being resumed
@@ -200,6 +204,7 @@ impl NxMsg {
                 r.skip(6)?;
                 NxMsg::CtFlushZone(r.u16()?)
             }
+            nxt::CT_FLUSH => NxMsg::CtFlush(super::ct_flush::CtFlush::decode(r.rest())?),
             nxt::FLOW_MOD => {
                 let cookie = r.u64()?;
                 let cmd = r.u16()?;
@@ -324,6 +329,10 @@ impl NxMsg {
                 w.u32(nxt::CT_FLUSH_ZONE);
                 w.zeros(6);
                 w.u16(*z);
+            }
+            NxMsg::CtFlush(f) => {
+                w.u32(nxt::CT_FLUSH);
+                f.encode(w);
             }
             NxMsg::FlowMod(f) => {
                 w.u32(nxt::FLOW_MOD);
