@@ -576,6 +576,7 @@ impl Switch {
                     odp_port: s.odp_port,
                     name: name.clone(),
                     netdev: s.netdev.clone(),
+                    config: 0,
                 })
                 .collect(),
         );

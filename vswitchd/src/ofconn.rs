@@ -511,8 +511,12 @@ fn port_desc(p: &OfPort) -> Port {
         },
         hw_addr: p.netdev.mac(),
         name: p.name.chars().take(15).collect(),
-        config: 0,
-        state: if p.netdev.link_state().to_string() == "up" {
+        config: p.config,
+        // OFPPS_LINK_DOWN: the device's link, or the port administratively
+        // down (OFPPC_PORT_DOWN, which OVS applies to the device).
+        state: if p.netdev.link_state().to_string() == "up"
+            && p.config & ofproto::ofp::switch::ofppc::PORT_DOWN == 0
+        {
             0
         } else {
             1
@@ -535,7 +539,7 @@ pub struct Conn {
     opts: ConnOpts,
     sink: Arc<Sink>,
     /// Keeps the bridge's subscription alive.
-    _sub: Arc<dyn AsyncSink>,
+    sub: Arc<dyn AsyncSink>,
     version: u8,
     table_id_ext: bool,
     miss_send_len: u16,
@@ -586,7 +590,7 @@ impl Conn {
             shared,
             opts,
             sink,
-            _sub: sub,
+            sub: sub,
             version: 0,
             table_id_ext: false,
             miss_send_len,
@@ -937,6 +941,21 @@ impl Conn {
             Message::MeterMod(mm) => match self.br.meter_mod(&mm) {
                 Ok(()) => true,
                 Err(e) => self.error(h, frame, &e),
+            },
+            Message::PortMod(pm) => match self.br.port_mod(&pm, v) {
+                Ok(Some(port)) => {
+                    // OFPPR_MODIFY to the other connections (and to this
+                    // one from OpenFlow 1.5 on).
+                    let skip = (v < 6).then_some(&self.sub);
+                    self.br
+                        .publish_except(&AsyncEvent::PortStatus { reason: 2, port }, skip);
+                    true
+                }
+                Ok(None) => true,
+                Err(e) => {
+                    let (t, c) = e.to_wire(v);
+                    self.send_raw_error(h, frame, t, c)
+                }
             },
             Message::MultipartRequest(r) => self.multipart(h, r, frame),
             Message::BundleControl(b) => self.bundle_control(h, b, frame),

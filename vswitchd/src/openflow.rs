@@ -68,6 +68,32 @@ pub struct OfPort {
     pub name: String,
     /// The device (MAC, state, statistics).
     pub netdev: Arc<dyn Netdev>,
+    /// OFPPC_* configuration bits set by OFPT_PORT_MOD (filled in by
+    /// [`OpenFlowBridge::of_ports`]; callers of
+    /// [`OpenFlowBridge::set_of_ports`] pass 0).
+    pub config: u32,
+}
+
+/// Why an OFPT_PORT_MOD was refused (OFPET_PORT_MOD_FAILED, OpenFlow 1.5.1
+/// section 7.5.4.7; OVS `port_mod_start()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortModError {
+    /// OFPPMFC_BAD_PORT: no such port.
+    BadPort,
+    /// OFPPMFC_BAD_HW_ADDR: `hw_addr` is not the port's.
+    BadHwAddr,
+}
+
+impl PortModError {
+    /// `(type, code)` on the wire for OpenFlow `version`
+    /// (OFPET_PORT_MOD_FAILED is 4 in OpenFlow 1.0, 7 later).
+    pub fn to_wire(self, version: u8) -> (u16, u16) {
+        let t = if version <= 1 { 4 } else { 7 };
+        match self {
+            PortModError::BadPort => (t, 0),
+            PortModError::BadHwAddr => (t, 1),
+        }
+    }
 }
 
 /// An asynchronous message for controllers (OpenFlow 1.5.1 section 7.4),
@@ -162,6 +188,16 @@ fn random_uuid(name: &str) -> [u8; 16] {
     out[6] = (out[6] & 0x0f) | 0x40;
     out[8] = (out[8] & 0x3f) | 0x80;
     out
+}
+
+/// OpenFlow port number in the 32-bit space (the 16-bit LOCAL 0xfffe as
+/// OFPP_LOCAL).
+fn of_number(ofport: u32) -> u32 {
+    if ofport == 0xfffe {
+        ofproto::ofp::actions::OFPP_LOCAL
+    } else {
+        ofport
+    }
 }
 
 /// Priority of OVS's hidden fail-open flow (`ofproto/fail-open.c`
@@ -337,11 +373,58 @@ impl OpenFlowBridge {
         self.pipe.tables.write().apply_all(fms, now)
     }
 
-    /// The ports with their devices, by OpenFlow number.
+    /// The ports with their devices and OFPPC_* configuration, by OpenFlow
+    /// number.
     pub fn of_ports(&self) -> Vec<OfPort> {
         let mut v = self.ports.read().clone();
+        let pm = self.pipe.ports.read();
+        for p in &mut v {
+            p.config = pm.config(of_number(p.ofport));
+        }
         v.sort_by_key(|p| p.ofport);
         v
+    }
+
+    /// OFPT_PORT_MOD (OVS `handle_port_mod()`, `update_port_config()`):
+    /// checks the port and its `hw_addr`, then sets the OFPPC_* bits in
+    /// `mask` to their values in `config` (OpenFlow 1.0 knows every bit;
+    /// later versions only PORT_DOWN, NO_RECV, NO_FWD and NO_PACKET_IN).
+    /// A change is applied to translation (installed megaflows are
+    /// revalidated) and returned: the port as OFPT_PORT_STATUS
+    /// (OFPPR_MODIFY) reports it. `advertise` is ignored (rvs devices have
+    /// no autonegotiation to configure).
+    pub fn port_mod(
+        &self,
+        pm: &ofproto::ofp::switch::PortMod,
+        version: u8,
+    ) -> Result<Option<OfPort>, PortModError> {
+        use ofproto::ofp::switch::ofppc;
+        let known = if version <= 1 {
+            ofppc::ALL
+        } else {
+            ofppc::PORT_DOWN | ofppc::NO_RECV | ofppc::NO_FWD | ofppc::NO_PACKET_IN
+        };
+        let mut port = self
+            .of_ports()
+            .into_iter()
+            .find(|p| of_number(p.ofport) == pm.port_no)
+            .ok_or(PortModError::BadPort)?;
+        if port.netdev.mac() != pm.hw_addr {
+            return Err(PortModError::BadHwAddr);
+        }
+        let of = pm.port_no;
+        let mask = pm.mask & known;
+        let toggle = (pm.config ^ port.config) & mask;
+        if toggle == 0 {
+            return Ok(None);
+        }
+        port.config ^= toggle;
+        self.pipe.ports.write().set_config(of, port.config);
+        self.pipe
+            .normal
+            .set_floodable(of, port.config & ofppc::NO_FLOOD == 0);
+        self.port_seq.fetch_add(1, Ordering::Release);
+        Ok(Some(port))
     }
 
     /// Sets the devices behind the ports (for port descriptions/statistics).
@@ -379,13 +462,23 @@ impl OpenFlowBridge {
 
     /// Sends `ev` to every connection that wants it.
     pub fn publish(&self, ev: &AsyncEvent) {
+        self.publish_except(ev, None);
+    }
+
+    /// Sends `ev` to every connection that wants it except `skip` (the
+    /// connection whose OFPT_PORT_MOD caused it: before OpenFlow 1.5 OVS
+    /// does not echo the change back, `connmgr_send_port_status()`).
+    pub fn publish_except(&self, ev: &AsyncEvent, skip: Option<&Arc<dyn AsyncSink>>) {
         let sinks: Vec<Arc<dyn AsyncSink>> = {
             let mut v = self.sinks.lock();
             v.retain(|w| w.strong_count() > 0);
             v.iter().filter_map(|w| w.upgrade()).collect()
         };
+        let skip = skip.map(|s| Arc::as_ptr(s) as *const ());
         for s in sinks {
-            s.deliver(ev);
+            if Some(Arc::as_ptr(&s) as *const ()) != skip {
+                s.deliver(ev);
+            }
         }
     }
 
@@ -802,13 +895,23 @@ impl BridgeNormal for OpenFlowBridge {
         }
         let mut map = PortMap::new();
         let peers = self.patch_peers.lock();
+        let cur = self.pipe.ports.read().clone();
         for p in &ports {
             map.insert(p.ofport, p.odp_port, &p.name);
+            // A port keeps its OFPPC_* configuration while it exists.
+            let of = of_number(p.ofport);
+            if cur.by_name(&p.name) == Some(of) {
+                map.set_config(of, cur.config(of));
+            }
             if crate::patch::is_patch_odp(p.odp_port) {
                 map.set_patch(p.ofport, peers.get(&p.ofport).cloned().flatten());
             }
         }
         drop(peers);
+        for (of, ..) in cur.iter() {
+            let cfg = map.config(of);
+            normal.set_floodable(of, cfg & ofproto::ofp::switch::ofppc::NO_FLOOD == 0);
+        }
         let mut cur = self.pipe.ports.write();
         let old: Vec<_> = cur.iter().map(|(a, b, c)| (a, b, c.to_string())).collect();
         let new: Vec<_> = map.iter().map(|(a, b, c)| (a, b, c.to_string())).collect();

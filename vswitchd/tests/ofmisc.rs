@@ -118,3 +118,145 @@ fn ct_flush_zone_and_filter() {
     e.ofctl(&["ct-flush", &br]).unwrap();
     assert_eq!(conns(&e), Vec::<String>::new());
 }
+
+/// Sends one message on the bridge's management socket after a HELLO of
+/// `version` and returns the first reply that is not a HELLO, or `None`
+/// if nothing else comes within 2 s.
+fn exchange(e: &Env, br: &str, version: u8, msg: &[u8]) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(e.dir.join(format!("{br}.mgmt"))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    s.write_all(&[version, 0, 0, 8, 0, 0, 0, 1]).unwrap();
+    s.write_all(msg).unwrap();
+    loop {
+        let mut h = [0u8; 8];
+        s.read_exact(&mut h).ok()?;
+        let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+        let mut body = vec![0u8; len - 8];
+        s.read_exact(&mut body).ok()?;
+        if h[1] != 0 {
+            let mut m = h.to_vec();
+            m.extend(body);
+            return Some(m);
+        }
+    }
+}
+
+fn rx_packets(ns: &Ns) -> u64 {
+    ns.exec(&[
+        "cat",
+        &format!("/sys/class/net/{}/statistics/rx_packets", ns.peer),
+    ])
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// `ovs-ofctl mod-port` sets the OFPPC_* bits: `ovs-ofctl show` prints
+/// them, a monitoring controller gets OFPT_PORT_STATUS MOD, FLOOD stops
+/// reaching a `no-flood` port (ALL still does), `no-forward` drops output
+/// to the port and `down` shows LINK_DOWN; PORT_MODs for a wrong port or
+/// hardware address get OFPPMFC_BAD_PORT / OFPPMFC_BAD_HW_ADDR.
+#[test]
+fn mod_port_config() {
+    if !can_run("mod_port_config") {
+        return;
+    }
+    let _t = traffic_lock();
+    let mut e = Env::new();
+    let br = unique("rvq");
+    e.add_br(&br);
+    let (a, b, c) = (
+        Ns::new("10.78.0.1"),
+        Ns::new("10.78.0.2"),
+        Ns::new("10.78.0.3"),
+    );
+    for ns in [&a, &b, &c] {
+        e.vsctl(&["add-port", &br, &ns.host]).unwrap();
+    }
+    e.ofctl(&["del-flows", &br]).unwrap();
+    e.ofctl(&["add-flow", &br, "actions=FLOOD"]).unwrap();
+    let cport = e.get("Interface", &c.host, "ofport");
+    assert!(a.ping(&b.ip, 10));
+    let before = rx_packets(&c);
+    assert!(a.ping(&b.ip, 5));
+    assert!(rx_packets(&c) > before, "FLOOD reaches c before no-flood");
+
+    let mon = OfctlBg::start(&e, "monitor", &["monitor", &br, "65534"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    e.ofctl(&["mod-port", &br, &c.host, "no-flood"]).unwrap();
+    let show = e.ofctl(&["show", &br]).unwrap();
+    let cdesc: Vec<&str> = show
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!(" {cport}({})", c.host)))
+        .take(3)
+        .collect();
+    assert_eq!(cdesc[1], "     config:     NO_FLOOD", "{show}");
+    assert_eq!(cdesc[2], "     state:      0", "{show}");
+    assert!(
+        mon.wait_for(&format!(
+            "OFPT_PORT_STATUS (xid=0x0): MOD: {cport}({})",
+            c.host
+        )),
+        "{}",
+        mon.out()
+    );
+    assert!(mon.out().contains("config:     NO_FLOOD"), "{}", mon.out());
+
+    let before = rx_packets(&c);
+    for _ in 0..3 {
+        assert!(a.ping(&b.ip, 5));
+    }
+    assert_eq!(rx_packets(&c), before, "FLOOD skipped the no-flood port");
+    // ALL includes it.
+    e.ofctl(&["mod-flows", &br, "actions=ALL"]).unwrap();
+    let reached = wait_for(5, || {
+        a.ping(&b.ip, 1);
+        (rx_packets(&c) > before).then_some(())
+    });
+    assert!(reached.is_some(), "ALL reaches the no-flood port");
+
+    // no-forward: output to b is dropped.
+    e.ofctl(&["mod-port", &br, &b.host, "no-forward"]).unwrap();
+    assert!(
+        wait_for(5, || (!a.ping(&b.ip, 1)).then_some(())).is_some(),
+        "no-forward port still gets output"
+    );
+    e.ofctl(&["mod-port", &br, &b.host, "forward"]).unwrap();
+    assert!(a.ping(&b.ip, 5));
+
+    // down / up.
+    e.ofctl(&["mod-port", &br, &c.host, "down"]).unwrap();
+    let show = e.ofctl(&["show", &br]).unwrap();
+    assert!(
+        show.contains("     config:     PORT_DOWN NO_FLOOD\n     state:      LINK_DOWN\n"),
+        "{show}"
+    );
+    e.ofctl(&["mod-port", &br, &c.host, "up"]).unwrap();
+    e.ofctl(&["mod-port", &br, &c.host, "flood"]).unwrap();
+    let show = e.ofctl(&["show", &br]).unwrap();
+    assert!(
+        !show.contains("NO_FLOOD") && !show.contains("PORT_DOWN"),
+        "{show}"
+    );
+
+    // Errors (OpenFlow 1.0 OFPT_PORT_MOD, type 15): port 999, then c's
+    // number with a wrong hw_addr.
+    let port_mod = |port: u16, mac: [u8; 6]| {
+        let mut m = vec![1, 15, 0, 32, 0, 0, 0, 9];
+        m.extend_from_slice(&port.to_be_bytes());
+        m.extend_from_slice(&mac);
+        m.extend_from_slice(&16u32.to_be_bytes());
+        m.extend_from_slice(&16u32.to_be_bytes());
+        m.extend_from_slice(&[0; 8]);
+        m
+    };
+    let err = exchange(&e, &br, 1, &port_mod(999, [0; 6])).expect("error reply");
+    // OFPT_ERROR, OFPET_PORT_MOD_FAILED (4), OFPPMFC_BAD_PORT (0).
+    assert_eq!((err[1], &err[8..12]), (1, &[0, 4, 0, 0][..]), "{err:?}");
+    let n: u16 = cport.parse().unwrap();
+    let err = exchange(&e, &br, 1, &port_mod(n, [2, 0, 0, 0, 0, 9])).expect("error reply");
+    assert_eq!((err[1], &err[8..12]), (1, &[0, 4, 0, 1][..]), "{err:?}");
+}

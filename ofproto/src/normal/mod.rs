@@ -184,6 +184,21 @@ impl NormalBridge {
         self.bump();
     }
 
+    /// Whether NORMAL floods to port `ofport` (false for a port with
+    /// OFPPC_NO_FLOOD, OVS `bundle_update()` -> `bundle->floodable`);
+    /// learned unicast still reaches it. Bumps [`NormalBridge::mac_seq`].
+    pub fn set_floodable(&self, ofport: u32, floodable: bool) {
+        let mut ports = self.ports.write();
+        let changed = if floodable {
+            ports.no_flood.remove(&ofport)
+        } else {
+            ports.no_flood.insert(ofport)
+        };
+        if changed {
+            self.bump();
+        }
+    }
+
     /// Removes port `ofport` and forgets the MACs learned on it (OVS
     /// `bundle_destroy()` -> `bundle_flush_macs()`). Bumps
     /// [`NormalBridge::mac_seq`].

@@ -34,6 +34,9 @@ pub(crate) struct PortState {
 pub(crate) struct PortTable {
     pub(crate) by_of: BTreeMap<u32, PortState>,
     pub(crate) of_by_odp: HashMap<u32, u32>,
+    /// Ports with OFPPC_NO_FLOOD, left out of flooding (OVS
+    /// `bundle->floodable`).
+    pub(crate) no_flood: std::collections::HashSet<u32>,
 }
 
 /// `eth_addr_is_reserved()` of OVS `lib/packets.c`: IEEE 802.1D/802.1Q
@@ -225,7 +228,9 @@ pub(crate) fn xlate_normal(
             let mut outs: Vec<(bool, u32, Tag)> = ports
                 .by_of
                 .iter()
-                .filter(|(&of, p)| of != in_of && p.vlan.includes_vlan(&xvlan))
+                .filter(|(&of, p)| {
+                    of != in_of && !ports.no_flood.contains(&of) && p.vlan.includes_vlan(&xvlan)
+                })
                 .map(|(_, p)| {
                     let tag = p.vlan.output_translate(&xvlan).put();
                     (tag != commit.base, p.odp_port, tag)

@@ -294,6 +294,22 @@ impl PortStatus {
     }
 }
 
+/// OFPPC_* port configuration bits (`ofp_port_config`, OpenFlow 1.5.1
+/// section 7.2.1; NO_STP, NO_RECV_STP and NO_FLOOD exist only in OpenFlow
+/// 1.0, OVS keeps them for every version as `OFPUTIL_PC_*`).
+#[allow(missing_docs)]
+pub mod ofppc {
+    pub const PORT_DOWN: u32 = 1 << 0;
+    pub const NO_STP: u32 = 1 << 1;
+    pub const NO_RECV: u32 = 1 << 2;
+    pub const NO_RECV_STP: u32 = 1 << 3;
+    pub const NO_FLOOD: u32 = 1 << 4;
+    pub const NO_FWD: u32 = 1 << 5;
+    pub const NO_PACKET_IN: u32 = 1 << 6;
+    /// Every bit rvs keeps.
+    pub const ALL: u32 = 0x7f;
+}
+
 /// OFPT_PORT_MOD. OF1.0: `port_no u16, hw_addr[6], config, mask, advertise,
 /// pad[4]`; OF1.1-1.3: `port_no u32, pad[4], hw_addr[6], pad[2], config,
 /// mask, advertise, pad[4]`; OF1.4+: as OF1.3 up to mask, then properties

@@ -73,6 +73,7 @@ pub use crate::ofp::continuation::Segment;
 use crate::ofp::instructions::Instruction;
 use crate::ofp::nx_actions::{Controller2, Ct, Nat};
 use crate::ofp::oxm::{Field, MatchField, OxmHeader};
+use crate::ofp::switch::ofppc;
 use crate::table::key::{field_locs, Loc, XKey, META_WORDS, TUN_MD_PRESENT_WORD};
 use crate::table::{FlowModSpec, Tables};
 use crate::tlv::TlvTable;
@@ -101,6 +102,8 @@ pub struct PortMap {
     by_of: BTreeMap<u32, (u32, String)>,
     of_by_odp: HashMap<u32, u32>,
     down: std::collections::HashSet<u32>,
+    /// OFPPC_* configuration bits set by OFPT_PORT_MOD, by OpenFlow port.
+    config: HashMap<u32, u32>,
     /// Patch ports and their peers ([`PortMap::set_patch`]).
     patches: BTreeMap<u32, Option<PatchPeer>>,
 }
@@ -147,6 +150,24 @@ impl PortMap {
     /// True if `of` exists and is live.
     pub fn is_live(&self, of: u32) -> bool {
         self.by_of.contains_key(&of) && !self.down.contains(&of)
+    }
+
+    /// Sets the OFPPC_* configuration bits of OpenFlow port `of`
+    /// (OFPT_PORT_MOD): NO_RECV and PORT_DOWN drop what it receives,
+    /// NO_FWD and PORT_DOWN what is output to it, NO_FLOOD leaves it out of
+    /// FLOOD and NORMAL's flooding, NO_PACKET_IN suppresses its table-miss
+    /// packet-ins.
+    pub fn set_config(&mut self, of: u32, config: u32) {
+        if config == 0 {
+            self.config.remove(&of);
+        } else {
+            self.config.insert(of, config);
+        }
+    }
+
+    /// OFPPC_* configuration bits of OpenFlow port `of` (0 by default).
+    pub fn config(&self, of: u32) -> u32 {
+        self.config.get(&of).copied().unwrap_or(0)
     }
 
     /// OpenFlow port named `name`.
@@ -490,6 +511,12 @@ fn xlate_inner(
         (None, None) => ok = false,
     }
     let rid = flow.get(f::RECIRC_ID) as u32;
+    let mut no_recv = false;
+    if let (None, Some(of), 0) = (po, env.ports.ofport(odp_in), rid) {
+        // OVS: a port with OFPPC_NO_RECV (or administratively down) drops
+        // everything it receives.
+        no_recv = env.ports.config(of) & (ofppc::NO_RECV | ofppc::PORT_DOWN) != 0;
+    }
     let mut resume = None;
     if rid != 0 {
         match env.recirc.lock().get(rid) {
@@ -547,7 +574,9 @@ fn xlate_inner(
         error: false,
         pin_on_miss: false,
     };
-    if ok {
+    if no_recv {
+        ctx.note("OFPPC_NO_RECV set on the input port, dropping".to_string());
+    } else if ok {
         if let Some(fr) = resume {
             ctx.action_set = fr.action_set.clone();
             match fr.group {
@@ -761,7 +790,10 @@ impl Ctx<'_, '_> {
         self.table = table;
         let Some(rule) = t.lookup(&self.key, &mut self.wc) else {
             self.note(format!("{table}. No match."));
-            if pin_on_miss && env.miss_packet_in {
+            let in_cfg = env.ports.config(self.in_port());
+            if pin_on_miss && env.miss_packet_in && in_cfg & ofppc::NO_PACKET_IN != 0 {
+                self.note("    OFPPC_NO_PACKET_IN set on the input port: drop".into());
+            } else if pin_on_miss && env.miss_packet_in {
                 // OVS's internal miss rule: controller(reason=no_match),
                 // the connection's miss_send_len bytes.
                 self.note("    controller(reason=no_match)".into());
@@ -1654,12 +1686,14 @@ impl Ctx<'_, '_> {
             }
             OFPP_NORMAL => self.normal(),
             OFPP_FLOOD | OFPP_ALL => {
-                let ports: Vec<u32> = self
-                    .env
-                    .ports
+                // OVS flood_packets(): FLOOD skips OFPPC_NO_FLOOD ports,
+                // ALL does not.
+                let all = port == OFPP_ALL;
+                let pm = self.env.ports;
+                let ports: Vec<u32> = pm
                     .iter()
                     .map(|p| p.0)
-                    .filter(|&p| p != in_port)
+                    .filter(|&p| p != in_port && (all || pm.config(p) & ofppc::NO_FLOOD == 0))
                     .collect();
                 for p in ports {
                     self.out_of(p);
@@ -1673,6 +1707,15 @@ impl Ctx<'_, '_> {
     }
 
     fn out_of(&mut self, of: u32) {
+        let cfg = self.env.ports.config(of);
+        if cfg & ofppc::NO_FWD != 0 {
+            self.note("    OFPPC_NO_FWD set, skipping output".into());
+            return;
+        }
+        if cfg & ofppc::PORT_DOWN != 0 {
+            self.note(format!("    port {of} is down, skipping output"));
+            return;
+        }
         if self.env.ports.is_patch(of) {
             self.commit();
             let mut key = self.key.flow.clone();
@@ -1704,7 +1747,16 @@ impl Ctx<'_, '_> {
         };
         nf.set(f::IN_PORT, odp_in as u64);
         match self.env.normal.xlate(&nf, self.env.now_ns, self.env.learn) {
-            Ok(x) => {
+            Ok(mut x) => {
+                // OVS compose_output_action__(): no output to a port with
+                // OFPPC_NO_FWD (or administratively down).
+                let pm = self.env.ports;
+                x.actions.retain(|a| match a {
+                    OdpAction::Output(o) => pm.ofport(*o).map_or(true, |of| {
+                        pm.config(of) & (ofppc::NO_FWD | ofppc::PORT_DOWN) == 0
+                    }),
+                    _ => true,
+                });
                 for i in 0..dp_core::flow::FLOW_WORDS {
                     self.wc.flow.w[i] |= x.mask.w[i];
                 }
