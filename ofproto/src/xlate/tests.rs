@@ -1184,3 +1184,44 @@ fn decap_ethernet_then_nsh_recirculates_and_resumes() {
     let x = p.xlate(&nsh_pkt(11, 9), 0, true, false);
     assert_eq!(x.actions, vec![]);
 }
+
+/// OFPPC_* bits (OFPT_PORT_MOD): NO_FLOOD leaves a port out of FLOOD and
+/// NORMAL's flooding but not ALL; NO_FWD drops output to it; NO_RECV drops
+/// what it receives.
+#[test]
+fn port_config_bits() {
+    use crate::ofp::switch::ofppc;
+    let p = pipeline();
+    add(&p, 0, 0, &[], apply(vec![out(OFPP_FLOOD)]));
+    p.ports.write().set_config(3, ofppc::NO_FLOOD);
+    p.normal.set_floodable(3, false);
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Output(12)]);
+    add(&p, 0, 0, &[], apply(vec![out(OFPP_ALL)]));
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(
+        x.actions,
+        vec![OdpAction::Output(12), OdpAction::Output(13)]
+    );
+    add(&p, 0, 0, &[], apply(vec![out(OFPP_NORMAL)]));
+    let x = p.xlate(&ip_pkt(11), 0, true, false);
+    assert_eq!(x.actions, vec![OdpAction::Output(12)]);
+    // NO_FWD on port 2: NORMAL's flood reaches nobody; explicit output too.
+    p.ports.write().set_config(2, ofppc::NO_FWD);
+    let x = p.xlate(&ip_pkt(11), 0, true, true);
+    assert_eq!(x.actions, vec![]);
+    add(&p, 0, 0, &[], apply(vec![out(2)]));
+    let x = p.xlate(&ip_pkt(11), 0, true, true);
+    assert_eq!(x.actions, vec![]);
+    assert!(
+        x.trace.iter().any(|l| l.contains("OFPPC_NO_FWD set, skipping output")),
+        "{:?}",
+        x.trace
+    );
+    // NO_RECV on port 1.
+    add(&p, 0, 0, &[], apply(vec![out(3)]));
+    assert_eq!(p.xlate(&ip_pkt(11), 0, true, false).actions, vec![OdpAction::Output(13)]);
+    p.ports.write().set_config(1, ofppc::NO_RECV);
+    assert_eq!(p.xlate(&ip_pkt(11), 0, true, false).actions, vec![]);
+    assert_eq!(p.xlate(&ip_pkt(12), 0, true, false).actions, vec![OdpAction::Output(13)]);
+}
