@@ -556,6 +556,9 @@ impl Drop for Conn {
     }
 }
 
+/// OFPQ_ALL: every queue of a port.
+const OFPQ_ALL: u32 = 0xffff_ffff;
+
 fn ofp_err(code: ErrorCode) -> FlowModError {
     FlowModError::Codec(ofproto::ofp::OfpError::new(code, "unsupported"))
 }
@@ -957,6 +960,16 @@ impl Conn {
                     self.send_raw_error(h, frame, t, c)
                 }
             },
+            Message::QueueGetConfigRequest(port) => match self.queue_check(port, OFPQ_ALL) {
+                Ok(()) => self.send(
+                    h.xid,
+                    &Message::QueueGetConfigReply {
+                        port,
+                        queues: Vec::new(),
+                    },
+                ),
+                Err((t, c)) => self.send_raw_error(h, frame, t, c),
+            },
             Message::MultipartRequest(r) => self.multipart(h, r, frame),
             Message::BundleControl(b) => self.bundle_control(h, b, frame),
             Message::BundleAdd(b) => {
@@ -1005,6 +1018,30 @@ impl Conn {
             }
             _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestType)),
         }
+    }
+
+    /// Queue statistics and configuration requests (OFPMP_QUEUE,
+    /// OFPT_QUEUE_GET_CONFIG_REQUEST, OFPMP_QUEUE_DESC) as OVS answers them
+    /// for ports without QoS (`handle_queue_stats_request()`,
+    /// `handle_queue_get_config_request()`): rvs ports have no queues, so
+    /// `port` (OFPP_ANY: every port) with OFPQ_ALL gets an empty reply, a
+    /// specific queue OFPQOFC_BAD_QUEUE and an unknown port
+    /// OFPQOFC_BAD_PORT. `Err` is the OFPT_ERROR `(type, code)`
+    /// (OFPET_QUEUE_OP_FAILED is 5 in OpenFlow 1.0, 9 later).
+    fn queue_check(&self, port: u32, queue_id: u32) -> Result<(), (u16, u16)> {
+        let t = if self.version <= 1 { 5 } else { 9 };
+        // OpenFlow 1.0 spells "every port" OFPP_ALL (OVS
+        // `ofputil_decode_queue_stats_request()`).
+        let any = port == ofproto::ofp::actions::OFPP_ANY
+            || (self.version == 1 && port == ofproto::ofp::actions::OFPP_ALL);
+        let known = any || self.ports().iter().any(|p| p.port_no == port);
+        if !known {
+            return Err((t, 0));
+        }
+        if queue_id != OFPQ_ALL {
+            return Err((t, 1));
+        }
+        Ok(())
     }
 
     /// NXT_CT_FLUSH_ZONE / NXT_CT_FLUSH (OVS `handle_nxt_ct_flush_zone()`,
@@ -1411,6 +1448,12 @@ impl Conn {
                 b.extend_from_slice(&0xfu32.to_be_bytes());
                 b.extend_from_slice(&[8, 0, 0, 0]);
                 self.reply(h.xid, r.mp_type, false, vec![MpRepBody::Raw(b)])
+            }
+            (t @ (mp_type::QUEUE | mp_type::QUEUE_DESC), MpReqBody::Queue { port, queue_id }) => {
+                match self.queue_check(port, queue_id) {
+                    Ok(()) => self.reply(h.xid, t, false, vec![MpRepBody::Raw(Vec::new())]),
+                    Err((et, c)) => self.send_raw_error(h, frame, et, c),
+                }
             }
             _ => self.error(h, frame, &ofp_err(ErrorCode::BadRequestMultipart)),
         }

@@ -260,3 +260,60 @@ fn mod_port_config() {
     let err = exchange(&e, &br, 1, &port_mod(n, [2, 0, 0, 0, 0, 9])).expect("error reply");
     assert_eq!((err[1], &err[8..12]), (1, &[0, 4, 0, 1][..]), "{err:?}");
 }
+
+/// Queue statistics and configuration as OVS answers them for ports
+/// without QoS: empty replies for all queues, OFPQOFC_BAD_QUEUE for a
+/// specific queue, OFPQOFC_BAD_PORT for an unknown port; in OpenFlow 1.0,
+/// 1.3 and 1.4 (OFPMP_QUEUE_DESC).
+#[test]
+fn queue_stats_and_config() {
+    if !can_run("queue_stats_and_config") {
+        return;
+    }
+    let mut e = Env::new();
+    let br = unique("rvq");
+    e.add_br(&br);
+    let q = |args: &[&str]| e.ofctl(args).unwrap();
+    assert_eq!(
+        q(&["queue-stats", &br]),
+        "OFPST_QUEUE reply (xid=0x2): 0 queues\n"
+    );
+    assert_eq!(
+        q(&["queue-stats", &br, "LOCAL"]),
+        "OFPST_QUEUE reply (xid=0x2): 0 queues\n"
+    );
+    assert_eq!(
+        q(&["queue-stats", &br, "LOCAL", "1"]),
+        "OFPT_ERROR (xid=0x2): OFPQOFC_BAD_QUEUE\nOFPST_QUEUE request (xid=0x2): port=LOCAL queue=1\n"
+    );
+    assert_eq!(
+        q(&["queue-stats", &br, "99"]),
+        "OFPT_ERROR (xid=0x2): OFPQOFC_BAD_PORT\nOFPST_QUEUE request (xid=0x2): port=99 queue=ALL\n"
+    );
+    // OpenFlow 1.0: ovs-ofctl asks port by port (LOCAL excluded).
+    assert_eq!(q(&["queue-get-config", &br]), "");
+    assert_eq!(
+        q(&["queue-get-config", &br, "LOCAL"]),
+        "OFPT_QUEUE_GET_CONFIG_REPLY (xid=0x2):\n"
+    );
+    assert_eq!(
+        q(&["-O", "OpenFlow13", "queue-stats", &br]),
+        "OFPST_QUEUE reply (OF1.3) (xid=0x2): 0 queues\n"
+    );
+    assert_eq!(
+        q(&["-O", "OpenFlow13", "queue-stats", &br, "ANY", "5"]),
+        "OFPT_ERROR (OF1.3) (xid=0x2): OFPQOFC_BAD_QUEUE\nOFPST_QUEUE request (OF1.3) (xid=0x2): port=ANY queue=5\n"
+    );
+    assert_eq!(
+        q(&["-O", "OpenFlow13", "queue-get-config", &br]),
+        "OFPT_QUEUE_GET_CONFIG_REPLY (OF1.3) (xid=0x2):\n"
+    );
+    assert_eq!(
+        q(&["-O", "OpenFlow13", "queue-get-config", &br, "99"]),
+        "OFPT_ERROR (OF1.3) (xid=0x2): OFPQOFC_BAD_PORT\nOFPT_QUEUE_GET_CONFIG_REQUEST (OF1.3) (xid=0x2): port=99\n"
+    );
+    assert_eq!(
+        q(&["-O", "OpenFlow14", "queue-get-config", &br, "LOCAL"]),
+        "OFPST_QUEUE_DESC reply (OF1.4) (xid=0x2):\n"
+    );
+}

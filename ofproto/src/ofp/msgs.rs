@@ -113,6 +113,19 @@ pub enum Message {
     BundleControl(BundleControl),
     /// OFPT_BUNDLE_ADD_MESSAGE (OF1.4+) or its ONF OF1.3 extension.
     BundleAdd(BundleAdd),
+    /// OFPT_QUEUE_GET_CONFIG_REQUEST (OF1.0-1.3; OpenFlow 1.3.5 section
+    /// 7.3.6): the port (32-bit space; OF1.0 `port u16, pad[2]`, OF1.1+
+    /// `port u32, pad[4]`).
+    QueueGetConfigRequest(u32),
+    /// OFPT_QUEUE_GET_CONFIG_REPLY (OF1.0-1.3): the port (OF1.0 `port u16,
+    /// pad[6]`, OF1.1+ `port u32, pad[4]`), then `ofp_packet_queue`s kept
+    /// verbatim.
+    QueueGetConfigReply {
+        /// Port (32-bit space).
+        port: u32,
+        /// The queue descriptions, wire format.
+        queues: Vec<u8>,
+    },
     /// A Nicira vendor message (OFPT_VENDOR/EXPERIMENTER, vendor 0x2320).
     Nx(NxMsg),
 }
@@ -151,6 +164,8 @@ enum Kind {
     MeterMod,
     BundleControl,
     BundleAdd,
+    QueueGetConfigReq,
+    QueueGetConfigRep,
 }
 
 fn kind_of(version: u8, t: u8) -> Option<Kind> {
@@ -177,6 +192,8 @@ fn kind_of(version: u8, t: u8) -> Option<Kind> {
             17 => MpRep,
             18 => BarrierReq,
             19 => BarrierRep,
+            20 => QueueGetConfigReq,
+            21 => QueueGetConfigRep,
             _ => return None,
         },
         15 => GroupMod,
@@ -186,6 +203,8 @@ fn kind_of(version: u8, t: u8) -> Option<Kind> {
         19 => MpRep,
         20 => BarrierReq,
         21 => BarrierRep,
+        22 if version <= 4 => QueueGetConfigReq,
+        23 if version <= 4 => QueueGetConfigRep,
         24 if version >= 3 => RoleReq,
         25 if version >= 3 => RoleRep,
         26 if version >= 4 => GetAsyncReq,
@@ -240,6 +259,10 @@ fn type_of(version: u8, k: Kind) -> u8 {
         RoleStatus => 30,
         BundleControl => 33,
         BundleAdd => 34,
+        QueueGetConfigReq if of10 => 20,
+        QueueGetConfigRep if of10 => 21,
+        QueueGetConfigReq => 22,
+        QueueGetConfigRep => 23,
     }
 }
 
@@ -358,6 +381,24 @@ impl Message {
             Kind::GetAsyncRep => Message::GetAsyncReply(AsyncMasks::decode(v, body)?),
             Kind::SetAsync => Message::SetAsync(AsyncMasks::decode(v, body)?),
             Kind::RoleStatus => Message::RoleStatus(RoleStatus::decode(body)?),
+            Kind::QueueGetConfigReq | Kind::QueueGetConfigRep => {
+                let mut r = Rd::new(body);
+                let port = if v == 1 {
+                    super::actions::port_from_of10(r.u16()?)
+                } else {
+                    r.u32()?
+                };
+                if kind == Kind::QueueGetConfigReq {
+                    r.skip(if v == 1 { 2 } else { 4 })?;
+                    Message::QueueGetConfigRequest(port)
+                } else {
+                    r.skip(if v == 1 { 6 } else { 4 })?;
+                    Message::QueueGetConfigReply {
+                        port,
+                        queues: r.rest().to_vec(),
+                    }
+                }
+            }
             Kind::BundleControl => Message::BundleControl(BundleControl::decode(body, false)?),
             Kind::BundleAdd => Message::BundleAdd(BundleAdd::decode(body, false)?),
         };
@@ -399,6 +440,8 @@ impl Message {
             Message::BundleControl(_) => Kind::BundleControl,
             Message::BundleAdd(_) => Kind::BundleAdd,
             Message::Nx(_) => Kind::Experimenter,
+            Message::QueueGetConfigRequest(_) => Kind::QueueGetConfigReq,
+            Message::QueueGetConfigReply { .. } => Kind::QueueGetConfigRep,
         }
     }
 
@@ -463,6 +506,25 @@ impl Message {
             Message::MeterMod(m) => m.encode(w),
             Message::GetAsyncReply(m) | Message::SetAsync(m) => m.encode(v, w),
             Message::RoleStatus(r) => r.encode(w),
+            Message::QueueGetConfigRequest(p) => {
+                if v == 1 {
+                    w.u16(super::actions::port_to_of10(*p));
+                    w.zeros(2);
+                } else {
+                    w.u32(*p);
+                    w.zeros(4);
+                }
+            }
+            Message::QueueGetConfigReply { port, queues } => {
+                if v == 1 {
+                    w.u16(super::actions::port_to_of10(*port));
+                    w.zeros(6);
+                } else {
+                    w.u32(*port);
+                    w.zeros(4);
+                }
+                w.put(queues);
+            }
             Message::BundleControl(b) => {
                 if b.onf {
                     w.u32(ONF_EXPERIMENTER_ID);

@@ -33,6 +33,8 @@ pub mod mp_type {
     pub const METER_FEATURES: u16 = 11;
     pub const TABLE_FEATURES: u16 = 12;
     pub const PORT_DESC: u16 = 13;
+    /// OFPMP_QUEUE_DESC (OpenFlow 1.4+).
+    pub const QUEUE_DESC: u16 = 15;
     pub const EXPERIMENTER: u16 = 0xffff;
 }
 
@@ -196,6 +198,15 @@ pub enum MpReqBody {
     Port(u32),
     /// GROUP / METER / METER_CONFIG id filter.
     Id(u32),
+    /// QUEUE (OF1.0 `port u16, pad[2], queue_id u32`; OF1.1+ `port u32,
+    /// queue_id u32`) and QUEUE_DESC (OF1.4+, same): port (32-bit space,
+    /// OFPP_ANY = all) and queue (OFPQ_ALL 0xffffffff = all).
+    Queue {
+        /// Port.
+        port: u32,
+        /// Queue id.
+        queue_id: u32,
+    },
     /// Anything else (e.g. TABLE_FEATURES with a body), verbatim.
     Raw(Vec<u8>),
 }
@@ -380,6 +391,18 @@ impl MultipartRequest {
                 MpReqBody::Port(p)
             }
             (PORT_STATS, _) if v > 1 && r.remaining() == 8 => MpReqBody::Port(r.u32()?),
+            (QUEUE, _) if v == 1 && r.remaining() == 8 => {
+                let port = port_from_of10(r.u16()?);
+                r.skip(2)?;
+                MpReqBody::Queue {
+                    port,
+                    queue_id: r.u32()?,
+                }
+            }
+            (QUEUE, _) | (QUEUE_DESC, _) if v > 1 && r.remaining() == 8 => MpReqBody::Queue {
+                port: r.u32()?,
+                queue_id: r.u32()?,
+            },
             (GROUP | METER | METER_CONFIG, _) if v > 1 && r.remaining() == 8 => {
                 MpReqBody::Id(r.u32()?)
             }
@@ -455,6 +478,15 @@ impl MultipartRequest {
             MpReqBody::Id(id) => {
                 w.u32(*id);
                 w.zeros(4);
+            }
+            MpReqBody::Queue { port, queue_id } => {
+                if v == 1 {
+                    w.u16(port_to_of10(*port));
+                    w.zeros(2);
+                } else {
+                    w.u32(*port);
+                }
+                w.u32(*queue_id);
             }
             MpReqBody::Raw(b) => w.put(b),
         }

@@ -1214,14 +1214,22 @@ fn port_config_bits() {
     let x = p.xlate(&ip_pkt(11), 0, true, true);
     assert_eq!(x.actions, vec![]);
     assert!(
-        x.trace.iter().any(|l| l.contains("OFPPC_NO_FWD set, skipping output")),
+        x.trace
+            .iter()
+            .any(|l| l.contains("OFPPC_NO_FWD set, skipping output")),
         "{:?}",
         x.trace
     );
     // NO_RECV on port 1.
     add(&p, 0, 0, &[], apply(vec![out(3)]));
-    assert_eq!(p.xlate(&ip_pkt(11), 0, true, false).actions, vec![OdpAction::Output(13)]);
+    assert_eq!(
+        p.xlate(&ip_pkt(11), 0, true, false).actions,
+        vec![OdpAction::Output(13)]
+    );
     p.ports.write().set_config(1, ofppc::NO_RECV);
     assert_eq!(p.xlate(&ip_pkt(11), 0, true, false).actions, vec![]);
-    assert_eq!(p.xlate(&ip_pkt(12), 0, true, false).actions, vec![OdpAction::Output(13)]);
+    assert_eq!(
+        p.xlate(&ip_pkt(12), 0, true, false).actions,
+        vec![OdpAction::Output(13)]
+    );
 }
