@@ -317,3 +317,36 @@ fn queue_stats_and_config() {
         "OFPST_QUEUE_DESC reply (OF1.4) (xid=0x2):\n"
     );
 }
+
+/// `sample(...)` round-trips through `ovs-ofctl add-flow` / `dump-flows`
+/// and, with no IPFIX collector set configured, adds no datapath action
+/// (`ofproto/trace`).
+#[test]
+fn sample_action_round_trip() {
+    if !can_run("sample_action_round_trip") {
+        return;
+    }
+    let mut e = Env::new();
+    let br = unique("rvq");
+    e.add_br(&br);
+    let acts =
+        "sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3),output:LOCAL";
+    e.ofctl(&["add-flow", &br, &format!("priority=5,ip,actions={acts}")])
+        .unwrap();
+    let shown = "sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3),LOCAL";
+    let dump = e.ofctl(&["dump-flows", &br]).unwrap();
+    assert!(
+        dump.contains(&format!(" priority=5,ip actions={shown}\n")),
+        "{dump}"
+    );
+    let dump13 = e.ofctl(&["-O", "OpenFlow13", "dump-flows", &br]).unwrap();
+    assert!(dump13.contains(&format!("actions={shown}\n")), "{dump13}");
+    let trace = e
+        .appctl(&[
+            "ofproto/trace",
+            &br,
+            "in_port(0),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.0.1,dst=10.1.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2)",
+        ])
+        .unwrap();
+    assert!(trace.contains("\nDatapath actions: drop\n"), "{trace}");
+}

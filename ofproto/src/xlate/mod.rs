@@ -1443,6 +1443,11 @@ impl Ctx<'_, '_> {
                     None => self.note("    learn: bad table or field".into()),
                 }
             }
+            // OVS `xlate_sample_action()` emits nothing without an IPFIX
+            // exporter on the bridge (`ctx->xbridge->ipfix`, configured by
+            // Flow_Sample_Collector_Set rows); rvs has none, so `sample` is
+            // accepted and produces no datapath action.
+            Action::Sample(_) => {}
             // Notes, queues and the rest do not change the
             // datapath actions here.
             _ => {}

@@ -1233,3 +1233,27 @@ fn port_config_bits() {
         vec![OdpAction::Output(13)]
     );
 }
+
+/// `sample(...)` without IPFIX configured (no Flow_Sample_Collector_Set):
+/// accepted, no datapath action, the following actions unchanged (OVS
+/// `xlate_sample_action()` returns early without `xbridge->ipfix`).
+#[test]
+fn sample_without_ipfix_emits_nothing() {
+    let p = pipeline();
+    let s = Action::Sample(crate::ofp::nx_actions::Sample {
+        subtype: 29,
+        probability: 65535,
+        collector_set_id: 1,
+        obs_domain_id: 2,
+        obs_point_id: 3,
+        sampling_port: 0,
+        direction: 0,
+    });
+    add(&p, 0, 0, &[], apply(vec![s.clone()]));
+    assert_eq!(p.xlate(&ip_pkt(11), 0, true, false).actions, vec![]);
+    add(&p, 0, 0, &[], apply(vec![s, out(2)]));
+    assert_eq!(
+        p.xlate(&ip_pkt(11), 0, true, false).actions,
+        vec![OdpAction::Output(12)]
+    );
+}
