@@ -641,6 +641,37 @@ impl OpenFlowBridge {
     /// `ofproto/trace` text for datapath flow `flow`.
     pub fn trace(&self, flow: &Flow) -> String {
         let x = self.xlate_flow(flow, false, true);
+        self.format_trace(flow, &x, &[])
+    }
+
+    /// `ofproto/trace-packet-out` text (OVS `ofproto_unixctl_trace_actions()`):
+    /// `actions` translated as a PACKET_OUT of a packet with datapath key
+    /// `flow` (its `in_port` the packet-out's, CONTROLLER if it names no
+    /// port of this bridge), without side effects (NORMAL does not learn).
+    /// The actions head the bridge section, one a line, then what their
+    /// translation met.
+    pub fn trace_packet_out(&self, flow: &Flow, actions: &[Action]) -> String {
+        let odp_in = flow.get(fields::IN_PORT) as u32;
+        let in_of = self
+            .pipe
+            .ports
+            .read()
+            .ofport(odp_in)
+            .unwrap_or(ofproto::ofp::actions::OFPP_CONTROLLER);
+        let mut out = None;
+        self.pipe
+            .with_env_recursive(self.now_ns(), false, true, &mut |env| {
+                out = Some(ofproto::xlate::xlate_packet_out(env, flow, in_of, actions));
+            });
+        let x = out.unwrap_or_default();
+        let lead: Vec<String> = actions.iter().map(format::format_action).collect();
+        self.format_trace(flow, &x, &lead)
+    }
+
+    /// The `ofproto/trace` layout: the flow, the bridge section (`lead`
+    /// lines first, then the translation's notes), the megaflow and the
+    /// datapath actions.
+    fn format_trace(&self, flow: &Flow, x: &XlateOut, lead: &[String]) -> String {
         let mut s = format!(
             "Flow: {}\n\nbridge(\"{}\")\n{}\n",
             dp_core::odp_text::format_match(&dp_core::matches::Match {
@@ -650,7 +681,7 @@ impl OpenFlowBridge {
             self.name,
             "-".repeat(self.name.len() + 10)
         );
-        for l in &x.trace {
+        for l in lead.iter().chain(&x.trace) {
             s.push(' ');
             s.push_str(l);
             s.push('\n');
@@ -1076,6 +1107,40 @@ pub fn register_appctl(cmds: &crate::unixctl::Commands, sw: Arc<Mutex<crate::bri
         let m = dp_core::odp_text::parse_match(&a[1]).map_err(|e| format!("{e}"))?;
         Ok(of.trace(&m.key))
     });
+    let s3 = sw.clone();
+    cmds.register(
+        "ofproto/trace-packet-out",
+        "[-consistent] BRIDGE FLOW [PACKET] ACTIONS",
+        3,
+        5,
+        move |a| {
+            let (consistent, a) = match a.first().map(String::as_str) {
+                Some("-consistent" | "--consistent") => (true, &a[1..]),
+                _ => (false, a),
+            };
+            if a.len() < 3 || a.len() > 4 {
+                return Err("syntax: [-consistent] BRIDGE FLOW [PACKET] ACTIONS".into());
+            }
+            let of = s3
+                .lock()
+                .bridges
+                .get(&a[0])
+                .map(|b| b.openflow.clone())
+                .ok_or_else(|| format!("{}: unknown bridge", a[0]))?;
+            let mut flow = dp_core::odp_text::parse_match(&a[1])
+                .map_err(|e| format!("{e}"))?
+                .key;
+            if a.len() == 4 {
+                flow = packet_flow(&a[2], &flow)?;
+            }
+            let acts = a.last().expect("3 or 4 arguments");
+            let actions = ofproto::xlate::parse::parse_actions(acts)?;
+            if consistent {
+                check_consistency(&flow, &actions)?;
+            }
+            Ok(of.trace_packet_out(&flow, &actions))
+        },
+    );
     cmds.register("bridge/dump-flows", "BRIDGE", 1, 1, move |a| {
         let of = sw
             .lock()
@@ -1085,4 +1150,55 @@ pub fn register_appctl(cmds: &crate::unixctl::Commands, sw: Arc<Mutex<crate::bri
             .ok_or_else(|| format!("no bridge named {}", a[0]))?;
         Ok(of.dump_flows())
     });
+}
+
+/// The flow of the hex-encoded Ethernet frame `hex`, with the metadata
+/// (in_port, recirc_id, ...) of `meta` (OVS `ofproto/trace ... PACKET`).
+fn packet_flow(hex: &str, meta: &Flow) -> Result<Flow, String> {
+    let hex: String = hex.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if hex.len() % 2 != 0 {
+        return Err("Trailing garbage in packet data".into());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| "Trailing garbage in packet data".to_string())?;
+    let mut pkt = DpPacket::from_slice(&bytes);
+    let mut flow = dp_core::extract::extract_flow(&mut pkt);
+    for f in [fields::IN_PORT, fields::RECIRC_ID, fields::SKB_PRIORITY] {
+        flow.set(f, meta.get(f));
+    }
+    Ok(flow)
+}
+
+/// `-consistent`: the actions must suit the flow (OVS
+/// `ofpacts_check_consistency()`): setting an IPv4, IPv6, TCP or UDP field
+/// needs a flow of that protocol.
+fn check_consistency(flow: &Flow, actions: &[Action]) -> Result<(), String> {
+    use ofproto::ofp::Field as F;
+    let et = flow.get(fields::ETH_TYPE);
+    let proto = flow.get(fields::NW_PROTO);
+    for a in actions {
+        let ok = match a {
+            Action::SetField(mf) => match mf.field {
+                F::Ipv4Src | F::Ipv4Dst => et == 0x0800,
+                F::IpTtl => et == 0x0800 || et == 0x86dd,
+                F::Ipv6Src | F::Ipv6Dst => et == 0x86dd,
+                F::TcpSrc | F::TcpDst => proto == 6,
+                F::UdpSrc | F::UdpDst => proto == 17,
+                _ => true,
+            },
+            Action::SetNwSrc(_) | Action::SetNwDst(_) => et == 0x0800,
+            Action::SetTpSrc(_) | Action::SetTpDst(_) => proto == 6 || proto == 17,
+            _ => true,
+        };
+        if !ok {
+            return Err(format!(
+                "Bad actions: OFPBAC_MATCH_INCONSISTENT ({} does not suit the flow)",
+                format::format_action(a)
+            ));
+        }
+    }
+    Ok(())
 }

@@ -350,3 +350,75 @@ fn sample_action_round_trip() {
         .unwrap();
     assert!(trace.contains("\nDatapath actions: drop\n"), "{trace}");
 }
+
+/// `ovs-appctl ofproto/trace-packet-out BRIDGE FLOW [PACKET] ACTIONS`: the
+/// given actions translated as a packet-out; `-consistent` refuses actions
+/// that do not suit the flow; unknown actions are a clear error.
+#[test]
+fn trace_packet_out() {
+    if !can_run("trace_packet_out") {
+        return;
+    }
+    let mut e = Env::new();
+    let br = unique("rvq");
+    e.add_br(&br);
+    e.ofctl(&["add-flow", &br, "table=2,ip,actions=mod_nw_tos:0,LOCAL"])
+        .unwrap();
+    let flow = "in_port(0),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),ipv4(src=10.1.0.1,dst=10.1.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2)";
+    let t = e
+        .appctl(&[
+            "ofproto/trace-packet-out",
+            &br,
+            flow,
+            "mod_dl_src:02:00:00:00:00:09,set_field:10.1.0.9->nw_dst,resubmit(,2)",
+        ])
+        .unwrap();
+    let bridge = format!("bridge(\"{br}\")\n{}\n", "-".repeat(br.len() + 10));
+    assert!(t.starts_with("Flow: "), "{t}");
+    assert!(
+        t.contains(&format!(
+            "{bridge} mod_dl_src:02:00:00:00:00:09\n set_field:10.1.0.9->nw_dst\n resubmit(,2)\n"
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains("\nDatapath actions: set(eth(src=02:00:00:00:00:09)),set(ipv4(dst=10.1.0.9))"),
+        "{t}"
+    );
+    // Without the resubmit: nothing is output.
+    let t = e
+        .appctl(&[
+            "ofproto/trace-packet-out",
+            &br,
+            flow,
+            "mod_dl_src:02:00:00:00:00:09",
+        ])
+        .unwrap();
+    assert!(t.ends_with("\nDatapath actions: drop\n"), "{t}");
+    // A packet instead of the flow's headers.
+    let t = e
+        .appctl(&[
+            "ofproto/trace-packet-out",
+            &br,
+            "in_port(0)",
+            &udp_hex([10, 1, 0, 1], [10, 1, 0, 2], 1, 2),
+            "resubmit(,2)",
+        ])
+        .unwrap();
+    assert!(t.contains("ipv4(src=10.1.0.1,dst=10.1.0.2,"), "{t}");
+    // -consistent: setting a TCP port of a UDP flow.
+    let err = e
+        .appctl(&[
+            "ofproto/trace-packet-out",
+            "-consistent",
+            &br,
+            flow,
+            "set_field:80->tcp_dst",
+        ])
+        .unwrap_err();
+    assert!(err.contains("OFPBAC_MATCH_INCONSISTENT"), "{err}");
+    let err = e
+        .appctl(&["ofproto/trace-packet-out", &br, flow, "learn(table=1)"])
+        .unwrap_err();
+    assert!(err.contains("unknown action learn"), "{err}");
+}

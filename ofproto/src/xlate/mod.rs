@@ -54,6 +54,7 @@
 mod encap;
 pub mod format;
 pub mod multipath;
+pub mod parse;
 mod patch;
 #[cfg(test)]
 mod tests;
