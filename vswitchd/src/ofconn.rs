@@ -593,7 +593,7 @@ impl Conn {
             shared,
             opts,
             sink,
-            sub: sub,
+            sub,
             version: 0,
             table_id_ext: false,
             miss_send_len,
