@@ -7,9 +7,10 @@
 # directory, one bridge (datapath_type=netdev, no ports), then
 #   1. `ovs-ofctl --bundle add-flows br0 FILE` (OpenFlow 1.4 bundle, atomic
 #      commit: how most scripts install flows), timed to the command's exit;
-#   2. `ovs-ofctl dump-aggregate br0` must report N+... flows (checked);
-#   3. `ovs-ofctl del-flows br0`, then `ovs-ofctl add-flows br0 FILE`
-#      (one flow_mod per flow, no bundle), timed the same way.
+#   2. `ovs-ofctl dump-aggregate br0` must report N flows (checked);
+#   3. `ovs-ofctl del-flows br0` (timed), then `ovs-ofctl add-flows br0 FILE`
+#      (one flow_mod per flow, no bundle), timed the same way, and checked.
+# (The bridge gets a name of its own per run, shown here as br0.)
 # The flows are N rules `table=0,priority=100,udp,nw_dst=10.X.Y.Z,
 # tp_dst=P,actions=output:2` (distinct matches).
 #
@@ -29,11 +30,12 @@ cargo build --release -q -p vswitchd
 RVS_BIN=$ROOT/target/release/rvs-vswitchd
 
 WORK=$(mktemp -d /tmp/rvs-flowmod.XXXXXX)
-PIDFILES=()
 cleanup() {
-    for pf in "${PIDFILES[@]}"; do
+    # run_one runs in a subshell: find its daemons by their pidfiles.
+    for pf in "$WORK"/*/vswitchd.pid "$WORK"/*/ovsdb.pid; do
         [ -s "$pf" ] && kill "$(cat "$pf")" 2>/dev/null || true
     done
+    sleep 0.3
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,40 +60,54 @@ run_one() { # SWITCH ROUND -> "bundle_s plain_s"
     ovsdb-tool create "$d/conf.db" "$SCHEMA"
     ovsdb-server "$d/conf.db" --remote=punix:"$d/db.sock" --unixctl="$d/ovsdb.ctl" \
         --pidfile="$d/ovsdb.pid" --log-file="$d/ovsdb.log" --detach --no-chdir -vconsole:off
-    PIDFILES+=("$d/ovsdb.pid" "$d/vswitchd.pid")
     "${vs[@]}" --no-wait init
     local bin=$OVS_BIN
     [ "$sw" = rvs ] && bin=$RVS_BIN
     "$bin" unix:"$d/db.sock" --pidfile="$d/vswitchd.pid" --log-file="$d/vswitchd.log" \
         --unixctl="$d/vswitchd.ctl" --detach --no-chdir -vconsole:off
-    "${vs[@]}" add-br br0 -- set bridge br0 datapath_type=netdev
-    ovs-ofctl del-flows br0
-    local t0 t1 t2 t3 n
+    # A bridge name of its own: the netdev bridge's internal port is a tap
+    # device of that name in the host's namespace.
+    local br=fm$$$r${sw:0:1}
+    if ! "${vs[@]}" add-br "$br" -- set bridge "$br" datapath_type=netdev; then
+        echo "error: $sw could not create bridge $br; its log:" >&2
+        tail -n 20 "$d/vswitchd.log" >&2
+        exit 1
+    fi
+    ovs-ofctl del-flows "$br"
+    local t0 t1 t2 t3 t4 n
     t0=$(now)
-    ovs-ofctl --bundle add-flows br0 "$WORK/flows.txt"
+    ovs-ofctl --bundle add-flows "$br" "$WORK/flows.txt"
     t1=$(now)
-    n=$(ovs-ofctl dump-aggregate br0 | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
+    n=$(ovs-ofctl dump-aggregate "$br" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
     if [ "$n" != "$N" ]; then
         echo "error: $sw has $n flows after the bundle, expected $N" >&2
         exit 1
     fi
-    ovs-ofctl del-flows br0
+    t4=$(now)
+    ovs-ofctl del-flows "$br"
     t2=$(now)
-    ovs-ofctl add-flows br0 "$WORK/flows.txt"
+    ovs-ofctl add-flows "$br" "$WORK/flows.txt"
     t3=$(now)
-    n=$(ovs-ofctl dump-aggregate br0 | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
+    n=$(ovs-ofctl dump-aggregate "$br" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
     if [ "$n" != "$N" ]; then
         echo "error: $sw has $n flows after add-flows, expected $N" >&2
         exit 1
     fi
     ovs-appctl -t "$d/vswitchd.ctl" exit >/dev/null 2>&1 || true
-    sleep 0.3
+    # The next switch may start only once this one is gone (its datapath
+    # and bridge tap devices with it).
     for pf in "$d/vswitchd.pid" "$d/ovsdb.pid"; do
-        [ -s "$pf" ] && kill "$(cat "$pf")" 2>/dev/null || true
+        [ -s "$pf" ] || continue
+        local pid
+        pid=$(cat "$pf")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
     done
-    sleep 0.3
-    python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.3f} {float(sys.argv[4])-float(sys.argv[3]):.3f}')" \
-        "$t0" "$t1" "$t2" "$t3"
+    python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.3f} {float(sys.argv[4])-float(sys.argv[3]):.3f} {float(sys.argv[3])-float(sys.argv[5]):.3f}')" \
+        "$t0" "$t1" "$t2" "$t3" "$t4"
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -100,7 +116,7 @@ RAW=$WORK/raw.txt
 for r in $(seq 1 "$ROUNDS"); do
     for sw in ovs rvs; do
         res=$(run_one "$sw" "$r")
-        echo "round $r $sw: bundle ${res% *} s, add-flows ${res#* } s" >&2
+        echo "round $r $sw: bundle, add-flows, del-flows (s): $res" >&2
         echo "$sw $r $res" >>"$RAW"
     done
 done
@@ -111,15 +127,17 @@ OUT=$ROOT/benches/results/flowmod-$STAMP
 python3 - "$RAW" "$N" "$OUT" "$LOAD_BEFORE" "$LOAD_AFTER" "$(git rev-parse --short HEAD)" <<'EOF'
 import json, statistics, subprocess, sys, platform
 raw, n, out, lb, la, rev = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-runs = {"ovs": {"bundle": [], "plain": []}, "rvs": {"bundle": [], "plain": []}}
+runs = {sw: {"bundle": [], "plain": [], "del": []} for sw in ("ovs", "rvs")}
 for line in open(raw):
-    sw, r, b, p = line.split()
+    sw, r, b, p, d = line.split()
     runs[sw]["bundle"].append(float(b))
     runs[sw]["plain"].append(float(p))
+    runs[sw]["del"].append(float(d))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 ovs_ver = subprocess.run(["ovs-vswitchd", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 rows = []
-for kind, label in (("bundle", "ovs-ofctl --bundle add-flows"), ("plain", "ovs-ofctl add-flows")):
+for kind, label in (("bundle", "ovs-ofctl --bundle add-flows"), ("plain", "ovs-ofctl add-flows"),
+                    ("del", "ovs-ofctl del-flows")):
     o = statistics.median(runs["ovs"][kind]); v = statistics.median(runs["rvs"][kind])
     rows.append(dict(command=label, flows=n, ovs_s=o, rvs_s=v, ovs_rate=n / o, rvs_rate=n / v,
                      ratio=o / v, ovs_runs=runs["ovs"][kind], rvs_runs=runs["rvs"][kind]))
