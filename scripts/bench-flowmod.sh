@@ -25,6 +25,12 @@ ROUNDS=${2:-3}
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 OVS_BIN=/usr/sbin/ovs-vswitchd
 
+# OVS's userspace datapath is a tap device named ovs-netdev: one
+# ovs-vswitchd with netdev bridges per host at a time.
+if pgrep -f 'ovs-vswitchd(-dpdk)? ' >/dev/null; then
+    echo "error: an ovs-vswitchd is running (it holds the ovs-netdev datapath); stop it first" >&2
+    exit 1
+fi
 scripts/setup.sh >/dev/null
 cargo build --release -q -p vswitchd
 RVS_BIN=$ROOT/target/release/rvs-vswitchd
