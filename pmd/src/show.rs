@@ -95,6 +95,149 @@ pub(crate) fn format_stats(out: &mut String, core: Option<usize>, s: &ThreadStat
     );
 }
 
+/// One PMD's block of `pmd-perf-show`: OVS 3.1's layout
+/// (`lib/dpif-netdev.c` `pmd_info_show_perf`, `lib/dpif-netdev-perf.c`
+/// `pmd_perf_format_overall_stats`) for the counters rvs keeps, then, when
+/// `pmd-perf-metrics` is on, the rvs section "Cycles per packet by stage"
+/// (TSC cycles at `tsc_hz` per received packet, instead of OVS's
+/// histograms). Overall cycles are the thread's measured time at `mhz`,
+/// as in `pmd-stats-show`.
+pub(crate) fn format_perf(
+    out: &mut String,
+    core: usize,
+    s: &ThreadStats,
+    mhz: f64,
+    tsc_hz: f64,
+    wall_clock: &str,
+) {
+    let duration = s.duration_ns as f64 / 1e9;
+    let _ = write!(
+        out,
+        "\nTime: {wall_clock}\nMeasurement duration: {duration:.3} s\n\n"
+    );
+    thread_header(out, Some(core));
+    out.push('\n');
+    if duration == 0.0 {
+        return;
+    }
+    let f = &s.fast;
+    let cyc = |ns: u64| (ns as f64 * mhz / 1000.0) as u64;
+    let (idle, busy) = (cyc(s.idle_ns), cyc(s.busy_ns));
+    let total = idle + busy;
+    let pct = |a: u64, b: u64| {
+        if b > 0 {
+            100.0 * a as f64 / b as f64
+        } else {
+            0.0
+        }
+    };
+    let us_per_cycle = 1e6 / (mhz * 1e6);
+    let _ = write!(
+        out,
+        "  Cycles:          {:>12}  ({:.2} GHz)\n  Iterations:      {:>12}  ({:.2} us/it)\n  - idle:          {:>12}  ({:>4.1} % cycles)\n  - busy:          {:>12}  ({:>4.1} % cycles)\n",
+        total,
+        total as f64 / duration / 1e9,
+        s.iterations,
+        if s.iterations > 0 {
+            total as f64 * us_per_cycle / s.iterations as f64
+        } else {
+            0.0
+        },
+        s.idle_iterations,
+        pct(idle, total),
+        s.iterations - s.idle_iterations.min(s.iterations),
+        pct(busy, total),
+    );
+    let rx = f.recv;
+    let passes = f.recv + f.recirc;
+    let upcall_us = if f.miss > 0 && s.perf_metrics {
+        s.stages.upcall as f64 * 1e6 / tsc_hz / f.miss as f64
+    } else {
+        0.0
+    };
+    if rx > 0 {
+        let _ = write!(
+            out,
+            "  Rx packets:      {:>12}  ({:.0} Kpps, {:.0} cycles/pkt)\n  Datapath passes: {:>12}  ({:.2} passes/pkt)\n  - EMC hits:      {:>12}  ({:>4.1} %)\n  - SMC hits:      {:>12}  ({:>4.1} %)\n  - Megaflow hits: {:>12}  ({:>4.1} %, {:.2} subtbl lookups/hit)\n  - Upcalls:       {:>12}  ({:>4.1} %, {:.1} us/upcall)\n  - Lost upcalls:  {:>12}  ({:>4.1} %)\n",
+            rx,
+            rx as f64 / duration / 1000.0,
+            busy as f64 / rx as f64,
+            passes,
+            passes as f64 / rx as f64,
+            f.emc_hit,
+            pct(f.emc_hit, passes),
+            f.smc_hit,
+            pct(f.smc_hit, passes),
+            f.masked_hit,
+            pct(f.masked_hit, passes),
+            if f.masked_hit > 0 {
+                f.lookups as f64 / f.masked_hit as f64
+            } else {
+                0.0
+            },
+            f.miss,
+            pct(f.miss, passes),
+            upcall_us,
+            f.lost,
+            pct(f.lost, passes),
+        );
+    } else {
+        let _ = writeln!(out, "  Rx packets:      {:>12}", 0);
+    }
+    if s.sent_pkts > 0 {
+        let _ = write!(
+            out,
+            "  Tx packets:      {:>12}  ({:.0} Kpps)\n  Tx batches:      {:>12}  ({:.2} pkts/batch)\n",
+            s.sent_pkts,
+            s.sent_pkts as f64 / duration / 1000.0,
+            s.sent_batches,
+            s.sent_pkts as f64 / s.sent_batches.max(1) as f64,
+        );
+    } else {
+        let _ = write!(out, "  Tx packets:      {:>12}\n\n", 0);
+    }
+    if !s.perf_metrics || rx == 0 {
+        return;
+    }
+    let st = &s.stages;
+    let stages = [
+        ("rx", s.rx_cycles),
+        ("extract", st.extract),
+        ("EMC", st.emc),
+        ("SMC/dpcls", st.smc_dpcls),
+        ("upcall", st.upcall),
+        ("actions", st.actions),
+        ("tx", s.tx_cycles),
+    ];
+    let staged: u64 = stages.iter().map(|(_, c)| c).sum();
+    let per = |c: u64| c as f64 / rx as f64;
+    let _ = write!(
+        out,
+        "\n  Cycles per packet by stage (rvs; TSC {:.2} GHz; rx batches {}, {:.2} pkts/batch):\n",
+        tsc_hz / 1e9,
+        s.rx_batches,
+        rx as f64 / s.rx_batches.max(1) as f64,
+    );
+    for (name, c) in stages {
+        let _ = writeln!(
+            out,
+            "  - {:<15}{:>12.1}  ({:>4.1} %)",
+            format!("{name}:"),
+            per(c),
+            pct(c, s.busy_cycles)
+        );
+    }
+    let other = s.busy_cycles.saturating_sub(staged);
+    let _ = write!(
+        out,
+        "  - {:<15}{:>12.1}  ({:>4.1} %)\n  Busy iterations: {:>12.1}  cycles/pkt\n",
+        "other:",
+        per(other),
+        pct(other, s.busy_cycles),
+        per(s.busy_cycles),
+    );
+}
+
 /// One rx queue line of `pmd-rxq-show`.
 pub(crate) struct RxqLine {
     pub port: String,
