@@ -601,11 +601,10 @@ fn wrap_mbuf(m: *mut sys::rte_mbuf, spare: &mut SpareBoxes) -> Box<DpPacket> {
         unsafe { sys::rvs_rte_pktmbuf_free(m) };
         Box::new(DpPacket::from_slice(&frame))
     };
-    p.md.init(0);
-    if let Some(h) = rss {
-        p.rss_hash = h;
-        p.rss_valid = true;
-    }
+    // No `md.init` here: the receiver sets the metadata with its port
+    // number (the `Netdev::rx_burst` contract), once.
+    p.rss_valid = rss.is_some();
+    p.rss_hash = rss.unwrap_or(0);
     p
 }
 

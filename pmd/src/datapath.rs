@@ -582,7 +582,7 @@ impl Datapath {
         let mut out = String::new();
         for (c, s) in self.thread_stats()? {
             if let Some(core) = c {
-                show::format_perf(&mut out, core, &s, self.mhz, cycles::tsc_hz(), wall_clock);
+                show::format_perf(&mut out, core, &s, cycles::tsc_hz(), wall_clock);
             }
         }
         Ok(out)

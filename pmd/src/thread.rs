@@ -49,6 +49,10 @@ pub struct ThreadStats {
     pub iterations: u64,
     /// Iterations that received nothing.
     pub idle_iterations: u64,
+    /// Idle iterations that slept (`pmd-maxsleep`).
+    pub sleep_iterations: u64,
+    /// Time slept, ns.
+    pub sleep_ns: u64,
     /// rx bursts that returned packets (OVS counts them as batches).
     pub rx_batches: u64,
     /// Time since the thread started or its counters were last cleared, ns
@@ -508,7 +512,10 @@ impl PmdThread {
                     sleep_us = (sleep_us + 1).min(st.max_sleep_us);
                     std::thread::sleep(Duration::from_micros(sleep_us));
                     let t = Instant::now();
-                    st.stats.idle_ns += t.saturating_duration_since(now).as_nanos() as u64;
+                    let slept = t.saturating_duration_since(now).as_nanos() as u64;
+                    st.stats.idle_ns += slept;
+                    st.stats.sleep_ns += slept;
+                    st.stats.sleep_iterations += 1;
                     now = t;
                 } else {
                     std::hint::spin_loop();
