@@ -77,6 +77,16 @@ def main():
             rec["pps"] = None
     else:
         rec["pps"] = number(raw) if re.fullmatch(r"[\d.]+", raw.strip()) else None
+    # A switch that could not create its bridge (a tap device of the previous
+    # run still held) forwarded nothing it was set up for: not a rate.
+    if rundir and rec["pps"] is not None:
+        try:
+            log = open(f"{rundir}/vswitchd.log").read()
+        except OSError:
+            log = ""
+        if "failed to create bridge br0" in log:
+            rec["pps"] = None
+            rec["raw"] = "error: failed to create bridge br0 (tap device busy); measured " + raw.strip()
     if rundir:
         rec["cycles"] = cycles(rundir)
     print(json.dumps(rec))

@@ -233,7 +233,23 @@ EOF
             kill "$(cat "$d/$pf")" 2>/dev/null || true
         fi
     done
-    sleep 0.5
+    # The next run creates the datapath's tap devices (ovs-netdev, br0)
+    # again: wait until this switch is gone and has released them, else the
+    # next one fails with "creating tap device failed: Device or resource
+    # busy" and forwards nothing.
+    local vpid
+    vpid=$(cat "$d/vswitchd.pid" 2>/dev/null || true)
+    for _ in $(seq 1 100); do
+        if { [ -z "$vpid" ] || ! kill -0 "$vpid" 2>/dev/null; } &&
+            ! ip link show ovs-netdev >/dev/null 2>&1; then
+            break
+        fi
+        sleep 0.1
+    done
+    # A switch that could not create br0 measured nothing.
+    if grep -q "failed to create bridge br0" "$d/vswitchd.log" 2>/dev/null; then
+        rate="error: $(grep -m1 'creating tap device failed\|failed to create bridge' "$d/vswitchd.log" | cut -d'|' -f5-)"
+    fi
     echo "$rate"
 }
 

@@ -1,8 +1,11 @@
 //! `rvs-pktgen`: writes benchmark traffic to a pcap file (for DPDK
 //! `net_pcap` replay), or sends it live on an rvs port (AF_XDP, AF_PACKET,
 //! or DPDK with the `dpdk` feature) at a target rate while receiving on
-//! another and reporting rx rate, loss and latency percentiles. See the
-//! library documentation for the traffic model and `--help` for the flags.
+//! another and reporting rx rate, loss and latency percentiles; or, with
+//! `iofwd` (`dpdk` feature), forwards between two DPDK ports as
+//! `dpdk-testpmd --forward-mode=io` does, to measure the ports' limit. See
+//! the library documentation for the traffic model and `--help` for the
+//! flags.
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use dp_core::packet::{DpPacket, PacketBatch, NETDEV_MAX_BURST};
