@@ -14,7 +14,18 @@ runs = [json.loads(l) for l in open(env["RESULTS"]) if l.strip()]
 names = dict(
     kv.split("=", 1) for kv in env.get("SCENARIO_NAMES", "").split(";") if "=" in kv
 )
-scenarios = list(dict.fromkeys(r["scenario"] for r in runs))
+scenarios = list(dict.fromkeys(list(names) + [r["scenario"] for r in runs]))
+
+# Scenarios that cannot be measured with these vdevs, and why (no fake
+# numbers: the row says so).
+NOT_MEASURABLE = {
+    "ct_64_1m": "not measurable here: net_pcap infinite_rx keeps every frame of the pcap "
+    "in an mbuf of the port's mempool, so 1M connections need a pool of over 1M mbufs. "
+    "OVS 3.1 caps its shared mempool at MAX_NB_MBUF = 262144 mbufs (lib/netdev-dpdk.c; "
+    "the per-port model sizes pools from the queue sizes, also far below 1M), and 1M "
+    "mbufs of ~2.3 KiB (rvs) exceed the EAL's -m 1024 MiB. A 1M-connection run needs "
+    "a traffic generator on a NIC (or a ring/vhost peer), not pcap replay.",
+}
 
 
 def cpu_model():
@@ -33,8 +44,8 @@ def dpdk_version():
         return "unknown"
 
 
-testpmd = env.get("TESTPMD", "")
-limit_text = "n/a (dpdk-testpmd not packaged)" if not testpmd else "not measured"
+limit_on = env.get("LIMIT", "1") == "1"
+LIMIT_LABEL = "DPDK io-fwd (rvs-pktgen iofwd, testpmd not packaged)"
 machine = {
     "cpu": cpu_model(),
     "cores": os.cpu_count(),
@@ -49,7 +60,16 @@ machine = {
     "rounds": int(env.get("ROUNDS", "3")),
     "warmup_s": float(env.get("WARMUP", "5")),
     "window_s": float(env.get("WINDOW", "10")),
+    "pmd_perf_metrics": env.get("PERF_METRICS", "true"),
+    "limit": LIMIT_LABEL if limit_on else "not run",
 }
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+STAGES = ["rx", "extract", "EMC", "SMC/dpcls", "upcall", "actions", "tx", "other", "total"]
 
 rows = []
 for sc in scenarios:
@@ -57,15 +77,32 @@ for sc in scenarios:
     for sw in ("ovs", "rvs"):
         rs = [r for r in runs if r["scenario"] == sc and r["switch"] == sw]
         ok = [r["pps"] for r in rs if r["pps"] is not None]
+        cyc = [r.get("cycles") or {} for r in rs if r["pps"] is not None]
         row[sw] = {
             "pipeline": rs[0]["pipeline"] if rs else None,
             "runs_mpps": [round(p / 1e6, 3) for p in ok],
             "errors": [r["raw"] for r in rs if r["pps"] is None],
             "median_mpps": round(statistics.median(ok) / 1e6, 3) if ok else None,
+            # Busy cycles per received packet (pmd-perf-show "Rx packets"),
+            # median over the runs.
+            "cycles_per_pkt": med([c.get("busy_cycles_per_pkt") for c in cyc]),
+            "stages": {
+                st: med([(c.get("stages") or {}).get(st) for c in cyc]) for st in STAGES
+            }
+            if any(c.get("stages") for c in cyc)
+            else None,
         }
     o, v = row["ovs"]["median_mpps"], row["rvs"]["median_mpps"]
     row["ratio_rvs_ovs"] = round(v / o, 3) if o and v else None
-    row["limit"] = limit_text
+    lim = [r["pps"] for r in runs if r["scenario"] == sc and r["switch"] == "iofwd" and r["pps"]]
+    row["limit_mpps"] = round(statistics.median(lim) / 1e6, 3) if lim else None
+    row["limit"] = (
+        f"{row['limit_mpps']:.2f}" if lim else ("failed" if limit_on else "not run")
+    )
+    row["ratio_rvs_limit"] = round(v / row["limit_mpps"], 3) if v and lim else None
+    if sc in NOT_MEASURABLE:
+        row["note"] = NOT_MEASURABLE[sc]
+        row["limit"] = "—"
     rows.append(row)
 for sc, what in [
     ("vxlan_encap", "VXLAN encapsulation"),
@@ -78,7 +115,8 @@ for sc, what in [
             "ovs": {"pipeline": None, "median_mpps": None, "runs_mpps": [], "errors": []},
             "rvs": {"pipeline": None, "median_mpps": None, "runs_mpps": [], "errors": []},
             "ratio_rvs_ovs": None,
-            "limit": limit_text,
+            "ratio_rvs_limit": None,
+            "limit": "—",
             "note": "not yet supported (rvs has no tunnel ports); not run",
         }
     )
@@ -88,6 +126,8 @@ def cell(sw, row):
     m = row[sw]["median_mpps"]
     if m is not None:
         return f"{m:.2f}"
+    if row.get("note", "").startswith("not measurable"):
+        return "not measurable here"
     if row.get("note"):
         return "not yet supported" if sw == "rvs" else "not run"
     if row[sw]["pipeline"] is None:
@@ -95,25 +135,77 @@ def cell(sw, row):
     return "failed"
 
 
-header = "| scenario | OVS Mpps (median) | rvs Mpps (median) | ratio rvs/OVS | limit (testpmd io-fwd) | OVS pipeline | rvs pipeline | OVS runs | rvs runs |"
-lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+def verdict(row):
+    r = row["ratio_rvs_ovs"]
+    if r is None:
+        return "—"
+    if r >= 2.0:
+        return "goal met (>= 2x OVS)"
+    if r >= 1.0:
+        return f"above OVS, below the 2x goal"
+    return "**rvs below OVS**"
+
+
+header = (
+    f"| scenario | OVS Mpps (median) | rvs Mpps (median) | ratio rvs/OVS | verdict | "
+    f"limit Mpps ({LIMIT_LABEL}) | rvs/limit | pipeline (both) | OVS runs | rvs runs |"
+)
+lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
 for row in rows:
     ratio = f"{row['ratio_rvs_ovs']:.2f}" if row["ratio_rvs_ovs"] else "—"
+    rl = f"{row['ratio_rvs_limit']:.2f}" if row.get("ratio_rvs_limit") else "—"
     lines.append(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             row["description"],
             cell("ovs", row),
             cell("rvs", row),
             ratio,
+            verdict(row),
             row["limit"],
-            row["ovs"]["pipeline"] or "—",
-            row["rvs"]["pipeline"] or "—",
+            rl,
+            row["rvs"]["pipeline"] or row["ovs"]["pipeline"] or "—",
             ", ".join(f"{x:.2f}" for x in row["ovs"]["runs_mpps"]) or "—",
             ", ".join(f"{x:.2f}" for x in row["rvs"]["runs_mpps"]) or "—",
         )
     )
 table = "\n".join(lines)
 print(table)
+
+
+def fmt(x):
+    return "—" if x is None else f"{x:.0f}"
+
+
+cyc_lines = [
+    "| scenario | OVS cycles/pkt | rvs cycles/pkt | "
+    + " | ".join(f"rvs {st}" for st in STAGES[:-1])
+    + " |",
+    "|---|---|---|" + "---|" * (len(STAGES) - 1),
+]
+for row in rows:
+    if row["ovs"]["median_mpps"] is None and row["rvs"]["median_mpps"] is None:
+        continue
+    st = row["rvs"]["stages"] or {}
+    cyc_lines.append(
+        "| {} | {} | {} | {} |".format(
+            row["description"],
+            fmt(row["ovs"]["cycles_per_pkt"]),
+            fmt(row["rvs"]["cycles_per_pkt"]),
+            " | ".join(fmt(st.get(s)) for s in STAGES[:-1]),
+        )
+    )
+cyc_table = "\n".join(cyc_lines)
+print()
+print(cyc_table)
+notes = [f"* {row['description']}: {row['note']}" for row in rows if row.get("note")]
+notes.append(
+    "* Multi-core scaling: not measurable here (2 cores: core 0 is the EAL main "
+    "lcore / other processes, core 1 the single PMD)."
+)
+below = [r["description"] for r in rows if r["ratio_rvs_ovs"] and r["ratio_rvs_ovs"] < 1]
+if below:
+    notes.insert(0, "* **rvs is below OVS-DPDK in: " + "; ".join(below) + ".**")
+print("\n".join(notes))
 
 out, stamp = env["OUT"], env["STAMP"]
 base = os.path.join(out, f"vs-ovs-{stamp}")
@@ -134,6 +226,15 @@ md = [
     f"{machine['rustc']}; load average before {machine['load_before']}, after {machine['load_after']}.",
     "",
     table,
+    "",
+    "Cycles per packet (median over the runs, measuring window only): busy PMD "
+    "cycles per received packet from `ovs-appctl dpif-netdev/pmd-perf-show` "
+    "(\"Rx packets ... cycles/pkt\") of each switch, and rvs's \"Cycles per packet "
+    f"by stage\" (TSC). `pmd-perf-metrics={machine['pmd_perf_metrics']}` on both.",
+    "",
+    cyc_table,
+    "",
+    *notes,
     "",
 ]
 with open(base + ".md", "w") as f:

@@ -8,13 +8,23 @@
 # (infinite_rx=1) and p2 = net_null (no-rx=1, drops what it is given); the
 # rate is the growth of p2's statistics:tx_packets over WINDOW seconds after
 # WARMUP seconds, timed between two updates of the statistics column (both
-# switches write it every 5 s). Prints the median per switch and writes
-# markdown, JSON and a PNG bar chart to benches/results/.
+# switches write it every 5 s). The PMD counters are cleared when the window
+# starts (pmd-stats-clear) and `dpif-netdev/pmd-perf-show` and
+# `pmd-stats-show` of both switches are saved when it ends: cycles per
+# packet (OVS and rvs totals, rvs by stage) go into the report, with
+# `other_config:pmd-perf-metrics=PERF_METRICS` on both. Each round also runs
+# `rvs-pktgen iofwd` (DPDK io forwarding, the testpmd --forward-mode=io
+# equivalent; Debian 12 does not package dpdk-testpmd) on the same vdevs and
+# EAL options, pinned to the PMD core: the "limit" column. Prints the median
+# per switch and writes markdown, JSON and a PNG bar chart to benches/results/.
 #
 # Usage: scripts/bench-vs-ovs.sh [SCENARIO...]
-#   env: ROUNDS (3), WARMUP (5 s), WINDOW (10 s), OUT (benches/results)
+#   env: ROUNDS (3), WARMUP (5 s), WINDOW (10 s), OUT (benches/results),
+#        PERF_METRICS (true), LIMIT (1: run iofwd; 0: skip),
+#        SWITCHES ("ovs rvs"), RVS_BIN (target/release/rvs-vswitchd; for A/B runs)
 # Scenarios: pf_64_1flow pf_64_10kflows normal_64 pf_512 pf_1518
-#            of_multitable_64 ct_64 (same OpenFlow pipelines on both switches)
+#            of_multitable_64 of_pipeline_100k ct_64 ct_64_10k ct_64_1m
+#            (same OpenFlow pipelines on both switches)
 # Needs root (DPDK, pinning). No hugepages or NIC needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +33,14 @@ ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-5}
 WINDOW=${WINDOW:-10}
 OUT=${OUT:-benches/results}
+PERF_METRICS=${PERF_METRICS:-true}
+LIMIT=${LIMIT:-1}
+SWITCHES=${SWITCHES:-ovs rvs}
+EAL_EXTRA_BASE="--no-huge --legacy-mem -m 1024 --no-pci --no-shconf"
 OVS_BIN=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
-ALL_SCENARIOS=(pf_64_1flow pf_64_10kflows normal_64 pf_512 pf_1518 of_multitable_64 ct_64)
+ALL_SCENARIOS=(pf_64_1flow pf_64_10kflows normal_64 pf_512 pf_1518 of_multitable_64 of_pipeline_100k
+    ct_64 ct_64_10k ct_64_1m)
 if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL_SCENARIOS[@]}"); fi
 
 # --- what the benchmark needs: OVS-DPDK, the vdev PMDs, matplotlib ---------
@@ -49,12 +64,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
     [ "$rc" = 0 ] || exit "$rc"
 fi
-# testpmd gives the io-forwarding limit of these vdevs where it exists.
+# Debian 12 ships no dpdk-testpmd; rvs-pktgen iofwd stands in for it.
 TESTPMD=$(command -v dpdk-testpmd || true)
 
-echo "== building rvs-vswitchd (feature dpdk) and rvs-pktgen (release)"
-cargo build --release -q -p vswitchd --features dpdk -p pktgen
-RVS_BIN=$ROOT/target/release/rvs-vswitchd
+echo "== building rvs-vswitchd and rvs-pktgen (release, feature dpdk)"
+cargo build --release -q -p vswitchd -p pktgen --features vswitchd/dpdk,pktgen/dpdk
+RVS_BIN=${RVS_BIN:-$ROOT/target/release/rvs-vswitchd}
 PKTGEN=$ROOT/target/release/rvs-pktgen
 
 WORK=$(mktemp -d /tmp/rvs-bench.XXXXXX)
@@ -73,11 +88,15 @@ echo "== pcaps"
     --src-ip 10.0.0.1-10.0.39.16 --src-port 1024-1123 --dst-port 2000-2099
 "$PKTGEN" pcap -o "$WORK/512_1flow.pcap" --size 512
 "$PKTGEN" pcap -o "$WORK/1518_1flow.pcap" --size 1518
+# 100k distinct 5-tuples (source addresses 10.0.0.1-10.1.134.160).
+"$PKTGEN" pcap -o "$WORK/64_100k.pcap" --size 64 --flows 100000 \
+    --src-ip 10.0.0.1-10.1.134.160 --src-port 1024-1123 --dst-port 2000-2099
 
 pcap_of() {
     case $1 in
         pf_64_1flow | normal_64 | of_multitable_64 | ct_64) echo "$WORK/64_1flow.pcap" ;;
-        pf_64_10kflows) echo "$WORK/64_10k.pcap" ;;
+        pf_64_10kflows | ct_64_10k) echo "$WORK/64_10k.pcap" ;;
+        of_pipeline_100k) echo "$WORK/64_100k.pcap" ;;
         pf_512) echo "$WORK/512_1flow.pcap" ;;
         pf_1518) echo "$WORK/1518_1flow.pcap" ;;
     esac
@@ -90,7 +109,9 @@ pipeline_of() { # SWITCH SCENARIO
     case "$2" in
         normal_64) echo "NORMAL + fdb/add" ;;
         of_multitable_64) echo "OpenFlow 3 tables (goto_table)" ;;
-        ct_64) echo "OpenFlow ct(commit) + output" ;;
+        of_pipeline_100k) echo "OpenFlow 10 rules, 4 tables (registers, resubmit)" ;;
+        ct_64 | ct_64_10k) echo "OpenFlow ct(commit) + output" ;;
+        ct_64_1m) echo "" ;;
         *) echo "OpenFlow in_port=1,actions=output:2" ;;
     esac
 }
@@ -103,7 +124,10 @@ describe() {
         pf_512) echo "port forward, 512 B, 1 flow" ;;
         pf_1518) echo "port forward, 1518 B, 1 flow" ;;
         of_multitable_64) echo "OpenFlow multi-table, 64 B, 1 flow" ;;
+        of_pipeline_100k) echo "OpenFlow 10-rule pipeline, 64 B, 100k flows" ;;
         ct_64) echo "conntrack, 64 B, 1 flow" ;;
+        ct_64_10k) echo "conntrack, 64 B, 10k connections" ;;
+        ct_64_1m) echo "conntrack, 64 B, 1M connections" ;;
     esac
 }
 
@@ -120,7 +144,8 @@ run_one() { # SWITCH SCENARIO ROUND
     "${vs[@]}" --no-wait init
     "${vs[@]}" --no-wait set open . other_config:dpdk-init=true \
         other_config:pmd-cpu-mask=0x2 other_config:dpdk-lcore-mask=0x1 \
-        "other_config:dpdk-extra=--no-huge --legacy-mem -m 1024 --no-pci --file-prefix=rb$$$sw$r --no-shconf"
+        "other_config:dpdk-extra=$EAL_EXTRA_BASE --file-prefix=rb$$$sw$r" \
+        other_config:pmd-perf-metrics="$PERF_METRICS"
     local bin=$OVS_BIN
     [ "$sw" = rvs ] && bin=$RVS_BIN
     "$bin" unix:"$d/db.sock" --pidfile="$d/vswitchd.pid" --log-file="$d/vswitchd.log" \
@@ -149,6 +174,21 @@ run_one() { # SWITCH SCENARIO ROUND
             ovs-ofctl add-flow br0 "table=1,in_port=1,ip,ct_state=+trk+new,actions=ct(commit),output:2"
             ovs-ofctl add-flow br0 "table=1,in_port=1,ip,ct_state=+trk+est,actions=output:2"
             ;;
+        "OpenFlow 10 rules, 4 tables (registers, resubmit)")
+            ovs-ofctl del-flows br0
+            ovs-ofctl add-flows br0 - <<'FLOWS'
+table=0,priority=100,in_port=1,ip,actions=load:0x1->NXM_NX_REG0[],resubmit(,1)
+table=0,priority=0,actions=drop
+table=1,priority=100,reg0=0x1,udp,actions=load:0x2->NXM_NX_REG1[],resubmit(,2)
+table=1,priority=0,actions=drop
+table=2,priority=100,ip,nw_dst=10.0.0.0/8,actions=resubmit(,3)
+table=2,priority=50,ip,nw_src=192.168.0.0/16,actions=drop
+table=2,priority=0,actions=drop
+table=3,priority=100,reg1=0x2,udp,tp_dst=0/0xc000,actions=output:2
+table=3,priority=90,tcp,actions=drop
+table=3,priority=0,actions=drop
+FLOWS
+            ;;
     esac
     "${vs[@]}" add-port br0 p1 -- set interface p1 type=dpdk ofport_request=1 \
         "options:dpdk-devargs=\"net_pcap0,rx_pcap=$(pcap_of "$sc"),infinite_rx=1\""
@@ -159,6 +199,7 @@ run_one() { # SWITCH SCENARIO ROUND
         rate="error: $err"
     else
         sleep "$WARMUP"
+        "${app[@]}" dpif-netdev/pmd-stats-clear >/dev/null 2>&1 || true
         rate=$(python3 - "$d/db.sock" "$WINDOW" <<'EOF'
 import subprocess, sys, time
 db, window = sys.argv[1], float(sys.argv[2])
@@ -181,6 +222,9 @@ while t - t1 < window - 0.5:
 print(f"{(v - v1) / (t - t1):.0f}")
 EOF
         ) || rate="error: measurement failed"
+        # The PMD counters of the window (cleared after the warm-up).
+        "${app[@]}" dpif-netdev/pmd-perf-show >"$d/pmd-perf-show.txt" 2>&1 || true
+        "${app[@]}" dpif-netdev/pmd-stats-show >"$d/pmd-stats-show.txt" 2>&1 || true
     fi
     "${app[@]}" exit >/dev/null 2>&1 || true
     sleep 0.5
@@ -189,7 +233,23 @@ EOF
             kill "$(cat "$d/$pf")" 2>/dev/null || true
         fi
     done
-    sleep 0.5
+    # The next run creates the datapath's tap devices (ovs-netdev, br0)
+    # again: wait until this switch is gone and has released them, else the
+    # next one fails with "creating tap device failed: Device or resource
+    # busy" and forwards nothing.
+    local vpid
+    vpid=$(cat "$d/vswitchd.pid" 2>/dev/null || true)
+    for _ in $(seq 1 100); do
+        if { [ -z "$vpid" ] || ! kill -0 "$vpid" 2>/dev/null; } &&
+            ! ip link show ovs-netdev >/dev/null 2>&1; then
+            break
+        fi
+        sleep 0.1
+    done
+    # A switch that could not create br0 measured nothing.
+    if grep -q "failed to create bridge br0" "$d/vswitchd.log" 2>/dev/null; then
+        rate="error: $(grep -m1 'creating tap device failed\|failed to create bridge' "$d/vswitchd.log" | cut -d'|' -f5-)"
+    fi
     echo "$rate"
 }
 
@@ -199,16 +259,27 @@ echo "load average before: $LOAD_BEFORE"
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
 for sc in "${SCENARIOS[@]}"; do
+    if [ -z "$(pipeline_of rvs "$sc")" ]; then
+        echo "$sc: not measurable here (see the report)"
+        continue
+    fi
     for r in $(seq 1 "$ROUNDS"); do
-        for sw in ovs rvs; do
+        # The io-forwarding limit of the same vdevs, once per scenario.
+        if [ "$LIMIT" = 1 ] && [ "$r" = 1 ]; then
+            lim=$(timeout $((WARMUP + WINDOW + 60)) taskset -c 1 "$PKTGEN" iofwd \
+                --rx-devargs "net_pcap0,rx_pcap=$(pcap_of "$sc"),infinite_rx=1" \
+                --tx-devargs "net_null0,no-rx=1" --eal "$EAL_EXTRA_BASE --file-prefix=rbio$$" \
+                --warmup "$WARMUP" --duration "$WINDOW" --json 2>>"$WORK/errors.log" | tail -1) ||
+                lim="error: iofwd failed"
+            printf '%-18s round %d %-5s %-40s %s\n' "$sc" "$r" iofwd "DPDK io forwarding" "$lim"
+            python3 "$ROOT/scripts/bench-record.py" "$sc" "$r" iofwd "DPDK io forwarding" "$lim" >>"$RESULTS"
+        fi
+        for sw in $SWITCHES; do
             pipe=$(pipeline_of "$sw" "$sc")
-            if [ -z "$pipe" ]; then
-                continue
-            fi
             rate=$(run_one "$sw" "$sc" "$r" 2>>"$WORK/errors.log" | tail -1)
-            printf '%-18s round %d %-4s %-40s %s\n' "$sc" "$r" "$sw" "$pipe" "$rate"
-            python3 -c 'import json,sys; print(json.dumps(dict(scenario=sys.argv[1], round=int(sys.argv[2]), switch=sys.argv[3], pipeline=sys.argv[4], pps=(float(sys.argv[5]) if sys.argv[5].replace(".","",1).isdigit() else None), raw=sys.argv[5])))' \
-                "$sc" "$r" "$sw" "$pipe" "$rate" >>"$RESULTS"
+            printf '%-18s round %d %-5s %-40s %s\n' "$sc" "$r" "$sw" "$pipe" "$rate"
+            python3 "$ROOT/scripts/bench-record.py" "$sc" "$r" "$sw" "$pipe" "$rate" \
+                "$WORK/$sw-$sc-$r" >>"$RESULTS"
         done
     done
 done
@@ -216,7 +287,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%d-%H%M)
-export RESULTS OUT STAMP LOAD_BEFORE LOAD_AFTER ROUNDS WARMUP WINDOW TESTPMD
+export RESULTS OUT STAMP LOAD_BEFORE LOAD_AFTER ROUNDS WARMUP WINDOW TESTPMD PERF_METRICS LIMIT
 export RVS_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 export OVS_VERSION=$("$OVS_BIN" --version | head -2 | tr '\n' ' ')
 export RUSTC_VERSION=$(rustc --version)

@@ -99,6 +99,34 @@ pub struct PmdStats {
     pub flow_limit_hit: u64,
 }
 
+/// Cycles spent in each stage of the fast path, summed over the passes run
+/// while a stage clock was set ([`FastPath::set_stage_clock`]). Units are
+/// whatever the clock counts (the PMD gives it the TSC: CPU reference
+/// cycles). The rvs counterpart of the per-stage breakdown OVS's
+/// `dpif-netdev/pmd-perf-show` does not have; its upcall cycles are OVS's
+/// `PMD_CYCLES_UPCALL`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageCycles {
+    /// Flow key extraction (`miniflow_extract`).
+    pub extract: u64,
+    /// EMC probes.
+    pub emc: u64,
+    /// SMC probes and the dpcls batch lookup.
+    pub smc_dpcls: u64,
+    /// Upcalls: re-lookup, xlate, megaflow install (and the execution of
+    /// uninstalled flows' actions).
+    pub upcall: u64,
+    /// Grouping per megaflow, statistics and action execution, including
+    /// whatever the context's `output` does (the PMD subtracts its tx).
+    pub actions: u64,
+    /// Datapath passes timed (batches, recirculations included).
+    pub passes: u64,
+}
+
+/// A cycle counter for stage timing: returns a monotonic count (the PMD
+/// passes a TSC read).
+pub type StageClock = fn() -> u64;
+
 /// Fast-path tunables (OVS `other_config` keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FastPathConfig {
@@ -130,6 +158,9 @@ pub struct FastPath {
     recirc_q: Vec<(PacketBatch, u32)>,
     /// Counters since creation (or the last [`FastPath::clear_stats`]).
     pub stats: PmdStats,
+    /// Per-stage cycles, counted only while a stage clock is set.
+    pub stage_cycles: StageCycles,
+    stage_clock: Option<StageClock>,
     last_optimize_ns: u64,
 }
 
@@ -199,6 +230,8 @@ impl FastPath {
             groups: Vec::with_capacity(NETDEV_MAX_BURST),
             recirc_q: Vec::new(),
             stats: PmdStats::default(),
+            stage_cycles: StageCycles::default(),
+            stage_clock: None,
             last_optimize_ns: 0,
         };
         fp.configure(cfg);
@@ -229,6 +262,15 @@ impl FastPath {
     /// Resets the counters (`dpif-netdev/pmd-stats-clear`).
     pub fn clear_stats(&mut self) {
         self.stats = PmdStats::default();
+        self.stage_cycles = StageCycles::default();
+    }
+
+    /// Turns per-stage timing on (`Some(clock)`: every pass reads `clock`
+    /// between its stages and adds to [`FastPath::stage_cycles`]) or off
+    /// (`None`, the default: the only cost is one branch per pass). OVS
+    /// `other_config:pmd-perf-metrics`.
+    pub fn set_stage_clock(&mut self, clock: Option<StageClock>) {
+        self.stage_clock = clock;
     }
 
     /// Empties the EMC and SMC (e.g. after a flush).
@@ -279,17 +321,51 @@ impl FastPath {
         }
     }
 
+    /// One datapath pass; with a stage clock set, the timed variant.
+    #[inline]
     fn pass<C: ActionContext, U: UpcallHandler>(
+        &mut self,
+        batch: PacketBatch,
+        depth: u32,
+        now_ns: u64,
+        ctx: &mut C,
+        upcall: &mut U,
+    ) {
+        match self.stage_clock {
+            None => self.pass_inner::<C, U, false>(batch, depth, now_ns, ctx, upcall, || 0),
+            Some(clock) => {
+                self.stage_cycles.passes += 1;
+                self.pass_inner::<C, U, true>(batch, depth, now_ns, ctx, upcall, clock)
+            }
+        }
+    }
+
+    /// The stages of one pass. `TIMED` (a constant, so the untimed variant
+    /// has no clock reads at all) adds each stage's `clock` delta to
+    /// [`FastPath::stage_cycles`].
+    fn pass_inner<C: ActionContext, U: UpcallHandler, const TIMED: bool>(
         &mut self,
         mut batch: PacketBatch,
         depth: u32,
         now_ns: u64,
         ctx: &mut C,
         upcall: &mut U,
+        clock: impl Fn() -> u64,
     ) {
         let n = batch.len();
         if n == 0 {
             return;
+        }
+        let mut t = if TIMED { clock() } else { 0 };
+        // Adds the cycles since the last mark to `field`.
+        macro_rules! mark {
+            ($field:ident) => {
+                if TIMED {
+                    let now = clock();
+                    self.stage_cycles.$field += now.wrapping_sub(t);
+                    t = now;
+                }
+            };
         }
         // 1. extract
         let mut todo: u32 = 0;
@@ -301,6 +377,7 @@ impl FastPath {
                 self.stats.malformed += 1;
             }
         }
+        mark!(extract);
         // 2. EMC
         if self.emc.insert_inv_prob() != 0 {
             let mut bits = todo;
@@ -316,6 +393,7 @@ impl FastPath {
                 }
             }
         }
+        mark!(emc);
         // 3. SMC
         if let Some(smc) = self.smc.as_ref() {
             let mut bits = todo;
@@ -369,6 +447,7 @@ impl FastPath {
                 }
             }
         }
+        mark!(smc_dpcls);
         // 5. upcalls
         let mut bits = todo;
         while bits != 0 {
@@ -381,8 +460,11 @@ impl FastPath {
             }
             self.handle_miss(&mut batch.pkts[i], i, depth, ctx, upcall);
         }
+        mark!(upcall);
         // 6. group per megaflow and execute
         self.execute_groups(batch, n, depth, now_ns, ctx);
+        mark!(actions);
+        let _ = t;
     }
 
     /// Upcall for packet `i`; installs the megaflow or, failing that, executes

@@ -601,11 +601,10 @@ fn wrap_mbuf(m: *mut sys::rte_mbuf, spare: &mut SpareBoxes) -> Box<DpPacket> {
         unsafe { sys::rvs_rte_pktmbuf_free(m) };
         Box::new(DpPacket::from_slice(&frame))
     };
-    p.md.init(0);
-    if let Some(h) = rss {
-        p.rss_hash = h;
-        p.rss_valid = true;
-    }
+    // No `md.init` here: the receiver sets the metadata with its port
+    // number (the `Netdev::rx_burst` contract), once.
+    p.rss_valid = rss.is_some();
+    p.rss_hash = rss.unwrap_or(0);
     p
 }
 
@@ -1041,6 +1040,79 @@ impl DpdkNetdev {
                 .fetch_add((n - sent) as u64, Ordering::Relaxed);
         }
         sent
+    }
+}
+
+/// Packet counts of [`DpdkNetdev::io_forward`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoFwdCounts {
+    /// Packets received on the rx port.
+    pub rx: u64,
+    /// Packets the tx port accepted.
+    pub tx: u64,
+    /// Packets the tx port refused (freed).
+    pub dropped: u64,
+}
+
+impl DpdkNetdev {
+    /// DPDK io forwarding, as `dpdk-testpmd --forward-mode=io` (`app/test-pmd/
+    /// iofwd.c`, `pkt_burst_io_forward`): on the calling thread, receive up
+    /// to 32 mbufs from rx queue 0 of `self`, hand them unchanged to tx
+    /// queue 0 of `to` and free whatever it did not accept, until `keep_on`
+    /// returns false (asked every 1024 bursts, with the counts so far). No
+    /// rvs packet objects, metadata or copies are involved: this is the
+    /// limit of the ports and the core, to compare switches against.
+    ///
+    /// The thread should be an EAL lcore (the thread that initialised the
+    /// EAL is), else every mbuf alloc/free goes to the mempool's shared ring
+    /// instead of the lcore cache.
+    pub fn io_forward(
+        &self,
+        to: &DpdkNetdev,
+        mut keep_on: impl FnMut(IoFwdCounts) -> bool,
+    ) -> IoFwdCounts {
+        ensure_lcore();
+        let _rxq = self.rxqs[0].lock().unwrap_or_else(|e| e.into_inner());
+        let _txq = to.txqs[0].lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = IoFwdCounts::default();
+        let mut mbufs = [ptr::null_mut::<sys::rte_mbuf>(); NETDEV_MAX_BURST];
+        loop {
+            for _ in 0..1024 {
+                // SAFETY: rx queue 0 exists and is locked; mbufs has room for
+                // NETDEV_MAX_BURST pointers; the returned mbufs become ours.
+                let n = unsafe {
+                    sys::rvs_rte_eth_rx_burst(
+                        self.port_id,
+                        0,
+                        mbufs.as_mut_ptr(),
+                        NETDEV_MAX_BURST as u16,
+                    )
+                } as usize;
+                if n == 0 {
+                    continue;
+                }
+                // SAFETY: mbufs[..n] are ours; tx queue 0 exists and is
+                // locked; accepted mbufs pass to the driver.
+                let sent = unsafe {
+                    sys::rvs_rte_eth_tx_burst(to.port_id, 0, mbufs.as_mut_ptr(), n as u16)
+                } as usize;
+                if sent < n {
+                    // SAFETY: mbufs[sent..n] were refused and are still ours.
+                    unsafe {
+                        sys::rvs_rte_pktmbuf_free_bulk(
+                            mbufs.as_mut_ptr().add(sent),
+                            (n - sent) as u32,
+                        )
+                    };
+                }
+                c.rx += n as u64;
+                c.tx += sent as u64;
+                c.dropped += (n - sent) as u64;
+            }
+            if !keep_on(c) {
+                return c;
+            }
+        }
     }
 }
 

@@ -1,8 +1,11 @@
 //! `rvs-pktgen`: writes benchmark traffic to a pcap file (for DPDK
 //! `net_pcap` replay), or sends it live on an rvs port (AF_XDP, AF_PACKET,
 //! or DPDK with the `dpdk` feature) at a target rate while receiving on
-//! another and reporting rx rate, loss and latency percentiles. See the
-//! library documentation for the traffic model and `--help` for the flags.
+//! another and reporting rx rate, loss and latency percentiles; or, with
+//! `iofwd` (`dpdk` feature), forwards between two DPDK ports as
+//! `dpdk-testpmd --forward-mode=io` does, to measure the ports' limit. See
+//! the library documentation for the traffic model and `--help` for the
+//! flags.
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use dp_core::packet::{DpPacket, PacketBatch, NETDEV_MAX_BURST};
@@ -168,6 +171,129 @@ fn cli() -> Command {
                 )
                 .args(traffic_args()),
         )
+        .subcommand(
+            Command::new("iofwd")
+                .about(
+                    "DPDK io forwarding (as dpdk-testpmd --forward-mode=io, one lcore): \
+                     rx burst 32 -> tx burst, free what was not sent; prints the rate \
+                     (needs the dpdk feature)",
+                )
+                .arg(
+                    Arg::new("rx-devargs")
+                        .long("rx-devargs")
+                        .required(true)
+                        .help("devargs of the rx port (e.g. net_pcap0,rx_pcap=F,infinite_rx=1)"),
+                )
+                .arg(
+                    Arg::new("tx-devargs")
+                        .long("tx-devargs")
+                        .required(true)
+                        .help("devargs of the tx port (e.g. net_null0,no-rx=1)"),
+                )
+                .arg(
+                    Arg::new("eal")
+                        .long("eal")
+                        .default_value("")
+                        .allow_hyphen_values(true)
+                        .help("EAL arguments (as OVS dpdk-extra)"),
+                )
+                .arg(
+                    Arg::new("warmup")
+                        .long("warmup")
+                        .default_value("2")
+                        .help("seconds before measuring"),
+                )
+                .arg(
+                    Arg::new("duration")
+                        .long("duration")
+                        .default_value("10")
+                        .help("seconds measured"),
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("print the result as JSON"),
+                ),
+        )
+}
+
+/// `iofwd`: the io-forwarding limit of two DPDK ports on the calling core.
+#[cfg(feature = "dpdk")]
+fn cmd_iofwd(m: &ArgMatches) -> Result<(), String> {
+    use netdev::dpdk::{dpdk_init, DpdkNetdev, IoFwdCounts};
+    let secs = |name: &str| -> Result<f64, String> {
+        m.get_one::<String>(name)
+            .expect("has a default")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v >= 0.0)
+            .ok_or_else(|| format!("--{name}: seconds"))
+    };
+    let (warmup, duration) = (secs("warmup")?, secs("duration")?);
+    dpdk_init(m.get_one::<String>("eal").expect("has a default"), None)
+        .map_err(|e| format!("EAL: {e}"))?;
+    let open = |name: &str, arg: &str| {
+        let mut o = Options::new();
+        o.insert(
+            "dpdk-devargs".to_owned(),
+            m.get_one::<String>(arg).expect("required").clone(),
+        );
+        DpdkNetdev::open_port(name, &o).map_err(|e| format!("{name}: {e}"))
+    };
+    let rx = open("iofwd-rx", "rx-devargs")?;
+    let tx = open("iofwd-tx", "tx-devargs")?;
+    let start = Instant::now();
+    let mut mark: Option<(Instant, IoFwdCounts)> = None;
+    let mut last_print = start;
+    let mut window = (0.0f64, IoFwdCounts::default());
+    rx.io_forward(&tx, |c| {
+        let now = Instant::now();
+        if mark.is_none() && now.duration_since(start).as_secs_f64() >= warmup {
+            mark = Some((now, c));
+        }
+        if let Some((t0, c0)) = mark {
+            let dt = now.duration_since(t0).as_secs_f64();
+            window = (
+                dt,
+                IoFwdCounts {
+                    rx: c.rx - c0.rx,
+                    tx: c.tx - c0.tx,
+                    dropped: c.dropped - c0.dropped,
+                },
+            );
+            if now.duration_since(last_print) >= Duration::from_secs(1) {
+                last_print = now;
+                eprintln!(
+                    "iofwd: {:.2} Mpps forwarded",
+                    window.1.tx as f64 / dt.max(1e-9) / 1e6
+                );
+            }
+            return dt < duration;
+        }
+        true
+    });
+    let (dt, c) = window;
+    let mpps = |n: u64| n as f64 / dt.max(1e-9) / 1e6;
+    if m.get_flag("json") {
+        println!(
+            "{{\"seconds\": {dt:.3}, \"rx_packets\": {}, \"tx_packets\": {}, \"dropped\": {}, \"rx_mpps\": {:.3}, \"tx_mpps\": {:.3}}}",
+            c.rx, c.tx, c.dropped, mpps(c.rx), mpps(c.tx)
+        );
+    } else {
+        println!(
+            "io forwarding over {dt:.2} s: rx {:.3} Mpps, tx {:.3} Mpps, dropped {}",
+            mpps(c.rx),
+            mpps(c.tx),
+            c.dropped
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn cmd_iofwd(_: &ArgMatches) -> Result<(), String> {
+    Err("iofwd needs DPDK: build with --features dpdk".into())
 }
 
 fn main() {
@@ -175,6 +301,7 @@ fn main() {
     let r = match m.subcommand() {
         Some(("pcap", m)) => cmd_pcap(m),
         Some(("run", m)) => cmd_run(m),
+        Some(("iofwd", m)) => cmd_iofwd(m),
         _ => Err("unknown subcommand".into()),
     };
     if let Err(e) = r {

@@ -58,6 +58,10 @@ pub struct DpConfig {
     /// `pmd-maxsleep`: longest sleep of an idle PMD, microseconds (0: never
     /// sleep, busy-poll; OVS default).
     pub pmd_max_sleep_us: u64,
+    /// `pmd-perf-metrics`: collect per-stage cycle counts for
+    /// `dpif-netdev/pmd-perf-show` (OVS default false; costs a few TSC
+    /// reads per batch when on).
+    pub pmd_perf_metrics: bool,
 }
 
 impl Default for DpConfig {
@@ -70,6 +74,7 @@ impl Default for DpConfig {
             smc_enable: false,
             flow_limit: dp_core::flow_table::DEFAULT_FLOW_LIMIT,
             pmd_max_sleep_us: 0,
+            pmd_perf_metrics: false,
         }
     }
 }
@@ -190,6 +195,13 @@ impl DpConfig {
                 // OVS caps the sleep at its RCU quiesce interval (10 ms).
                 Ok(n) => cfg.pmd_max_sleep_us = n.min(10_000),
                 Err(_) => bad("pmd-maxsleep", v, "expected microseconds"),
+            }
+        }
+        if let Some(v) = oc.get("pmd-perf-metrics") {
+            match v.as_str() {
+                "true" => cfg.pmd_perf_metrics = true,
+                "false" => cfg.pmd_perf_metrics = false,
+                _ => bad("pmd-perf-metrics", v, "expected true or false"),
             }
         }
         (cfg, errs)

@@ -5,8 +5,8 @@
 use crate::config::{parse_rxq_affinity, DpConfig};
 use crate::meter::Meters;
 use crate::sched::{self, RxqInfo};
-use crate::show;
 use crate::thread::{Cmd, PmdThread, PollQueue, PortMap, ThreadStats};
+use crate::{cycles, show};
 use crate::{ConntrackHook, UpcallProvider};
 use crossbeam_channel::{bounded, unbounded, Sender};
 use dp_core::actions::{OdpAction, OdpPort};
@@ -283,12 +283,14 @@ impl Datapath {
                 fast,
                 flow_limit: self.cfg.flow_limit,
                 max_sleep_us: self.cfg.pmd_max_sleep_us,
+                perf_metrics: self.cfg.pmd_perf_metrics,
             });
         }
         let _ = self.main.tx.send(Cmd::Configure {
             fast,
             flow_limit: self.cfg.flow_limit,
             max_sleep_us: 100,
+            perf_metrics: self.cfg.pmd_perf_metrics,
         });
         self.reconfigure()
     }
@@ -567,6 +569,21 @@ impl Datapath {
         let mut out = String::new();
         for (c, s) in self.thread_stats()? {
             show::format_stats(&mut out, c, &s, self.mhz);
+        }
+        Ok(out)
+    }
+
+    /// The text of `ovs-appctl dpif-netdev/pmd-perf-show` (OVS 3.1
+    /// `pmd_info_show_perf`: PMD threads only, the overall statistics since
+    /// the last clear, then, with `pmd-perf-metrics=true`, rvs's cycles per
+    /// packet by stage instead of OVS's histograms). `wall_clock` is the
+    /// "Time:" line's `HH:MM:SS.mmm`.
+    pub fn pmd_perf_show(&self, wall_clock: &str) -> Result<String, DatapathError> {
+        let mut out = String::new();
+        for (c, s) in self.thread_stats()? {
+            if let Some(core) = c {
+                show::format_perf(&mut out, core, &s, cycles::tsc_hz(), wall_clock);
+            }
         }
         Ok(out)
     }

@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod cycles;
 mod datapath;
 pub mod learning;
 pub mod meter;

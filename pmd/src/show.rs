@@ -95,6 +95,236 @@ pub(crate) fn format_stats(out: &mut String, core: Option<usize>, s: &ThreadStat
     );
 }
 
+/// One PMD's block of `pmd-perf-show`: OVS 3.1's layout
+/// (`lib/dpif-netdev.c` `pmd_info_show_perf`, `lib/dpif-netdev-perf.c`
+/// `pmd_perf_format_overall_stats`, checked against OVS 3.1.0's output) for
+/// the counters rvs keeps (no partial hardware offload, MFEX or simple-match
+/// caches: their lines read 0), then, when `pmd-perf-metrics` is on, the rvs
+/// section "Cycles per packet by stage" (TSC cycles per received packet) in
+/// place of OVS's histograms. Cycles are TSC cycles at `tsc_hz` (times
+/// measured in ns are converted at that rate).
+pub(crate) fn format_perf(
+    out: &mut String,
+    core: usize,
+    s: &ThreadStats,
+    tsc_hz: f64,
+    wall_clock: &str,
+) {
+    let duration = s.duration_ns as f64 / 1e9;
+    let _ = write!(
+        out,
+        "\nTime: {wall_clock}\nMeasurement duration: {duration:.3} s\n\n"
+    );
+    thread_header(out, Some(core));
+    out.push('\n');
+    if duration == 0.0 {
+        return;
+    }
+    let f = &s.fast;
+    let cyc = |ns: u64| (ns as f64 * tsc_hz / 1e9) as u64;
+    let (idle, busy) = (cyc(s.idle_ns), cyc(s.busy_ns));
+    let total = idle + busy;
+    let pct = |a: u64, b: u64| {
+        if b > 0 {
+            100.0 * a as f64 / b as f64
+        } else {
+            0.0
+        }
+    };
+    let per_iter = |v: f64| {
+        if s.iterations > 0 {
+            v / s.iterations as f64
+        } else {
+            0.0
+        }
+    };
+    // Label padded to 22 columns, value right-aligned in 12, as OVS 3.1
+    // prints them ("  - Simple Match hits:           0").
+    let line = |out: &mut String, label: &str, value: &dyn std::fmt::Display, rest: String| {
+        let _ = writeln!(
+            out,
+            "{:<22}{:>12}  ({rest})",
+            format!("  {label}:"),
+            value.to_string()
+        );
+    };
+    line(
+        out,
+        "Iterations",
+        &s.iterations,
+        format!("{:.2} us/it", per_iter(total as f64 * 1e6 / tsc_hz)),
+    );
+    line(
+        out,
+        "- Used TSC cycles",
+        &total,
+        format!(
+            "{:>5.1} % of total cycles",
+            100.0 * total as f64 / duration / tsc_hz
+        ),
+    );
+    line(
+        out,
+        "- idle iterations",
+        &s.idle_iterations,
+        format!("{:>5.1} % of used cycles", pct(idle, total)),
+    );
+    line(
+        out,
+        "- busy iterations",
+        &(s.iterations - s.idle_iterations.min(s.iterations)),
+        format!("{:>5.1} % of used cycles", pct(busy, total)),
+    );
+    line(
+        out,
+        "- sleep iterations",
+        &s.sleep_iterations,
+        format!(
+            "{:>5.1} % of iterations",
+            pct(s.sleep_iterations, s.iterations)
+        ),
+    );
+    line(
+        out,
+        "Sleep time (us)",
+        &format!("{:.0}", s.sleep_ns as f64 / 1000.0),
+        format!(
+            "{:>3.0} us/iteration avg.",
+            per_iter(s.sleep_ns as f64 / 1000.0)
+        ),
+    );
+    let rx = f.recv;
+    let passes = f.recv + f.recirc;
+    let upcall_us = if f.miss > 0 && s.perf_metrics {
+        s.stages.upcall as f64 * 1e6 / tsc_hz / f.miss as f64
+    } else {
+        0.0
+    };
+    if rx > 0 {
+        line(
+            out,
+            "Rx packets",
+            &rx,
+            format!(
+                "{:.0} Kpps, {:.0} cycles/pkt",
+                rx as f64 / duration / 1000.0,
+                busy as f64 / rx as f64
+            ),
+        );
+        line(
+            out,
+            "Datapath passes",
+            &passes,
+            format!("{:.2} passes/pkt", passes as f64 / rx as f64),
+        );
+        for label in ["- PHWOL hits", "- MFEX Opt hits", "- Simple Match hits"] {
+            line(out, label, &0, format!("{:>5.1} %", 0.0));
+        }
+        line(
+            out,
+            "- EMC hits",
+            &f.emc_hit,
+            format!("{:>5.1} %", pct(f.emc_hit, passes)),
+        );
+        line(
+            out,
+            "- SMC hits",
+            &f.smc_hit,
+            format!("{:>5.1} %", pct(f.smc_hit, passes)),
+        );
+        let lookups = if f.masked_hit > 0 {
+            f.lookups as f64 / f.masked_hit as f64
+        } else {
+            0.0
+        };
+        line(
+            out,
+            "- Megaflow hits",
+            &f.masked_hit,
+            format!(
+                "{:>5.1} %, {lookups:.2} subtbl lookups/hit",
+                pct(f.masked_hit, passes)
+            ),
+        );
+        line(
+            out,
+            "- Upcalls",
+            &f.miss,
+            format!("{:>5.1} %, {upcall_us:.1} us/upcall", pct(f.miss, passes)),
+        );
+        line(
+            out,
+            "- Lost upcalls",
+            &f.lost,
+            format!("{:>5.1} %", pct(f.lost, passes)),
+        );
+    } else {
+        let _ = writeln!(out, "{:<22}{:>12}", "  Rx packets:", 0);
+    }
+    if s.sent_pkts > 0 {
+        line(
+            out,
+            "Tx packets",
+            &s.sent_pkts,
+            format!("{:.0} Kpps", s.sent_pkts as f64 / duration / 1000.0),
+        );
+        line(
+            out,
+            "Tx batches",
+            &s.sent_batches,
+            format!(
+                "{:.2} pkts/batch",
+                s.sent_pkts as f64 / s.sent_batches.max(1) as f64
+            ),
+        );
+    } else {
+        let _ = write!(out, "{:<22}{:>12}\n\n", "  Tx packets:", 0);
+    }
+    if !s.perf_metrics || rx == 0 {
+        return;
+    }
+    let st = &s.stages;
+    let stages = [
+        ("rx", s.rx_cycles),
+        ("extract", st.extract),
+        ("EMC", st.emc),
+        ("SMC/dpcls", st.smc_dpcls),
+        ("upcall", st.upcall),
+        ("actions", st.actions),
+        ("tx", s.tx_cycles),
+    ];
+    let staged: u64 = stages.iter().map(|(_, c)| c).sum();
+    let per = |c: u64| format!("{:.1}", c as f64 / rx as f64);
+    let _ = write!(
+        out,
+        "\n  Cycles per packet by stage (rvs; TSC {:.2} GHz; rx batches {}, {:.2} pkts/batch):\n",
+        tsc_hz / 1e9,
+        s.rx_batches,
+        rx as f64 / s.rx_batches.max(1) as f64,
+    );
+    for (name, c) in stages {
+        line(
+            out,
+            &format!("- {name}"),
+            &per(c),
+            format!("{:>5.1} %", pct(c, s.busy_cycles)),
+        );
+    }
+    let other = s.busy_cycles.saturating_sub(staged);
+    line(
+        out,
+        "- other",
+        &per(other),
+        format!("{:>5.1} %", pct(other, s.busy_cycles)),
+    );
+    line(
+        out,
+        "Busy iterations",
+        &per(s.busy_cycles),
+        "cycles/pkt".to_owned(),
+    );
+}
+
 /// One rx queue line of `pmd-rxq-show`.
 pub(crate) struct RxqLine {
     pub port: String,
@@ -184,6 +414,49 @@ mod tests {
   avg processing cycles per packet: 4.85 (1000/206)
 ";
         assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn perf_block_reads_like_ovs() {
+        // Counters of an OVS 3.1.0 run (of_pipeline_100k in
+        // scripts/bench-vs-ovs.sh); the expected lines are copied from its
+        // `ovs-appctl dpif-netdev/pmd-perf-show`.
+        let mut s = ThreadStats::default();
+        s.fast.recv = 7_798_112;
+        s.fast.emc_hit = 603_488;
+        s.fast.masked_hit = 7_194_624;
+        s.fast.lookups = 7_194_624;
+        s.sent_pkts = 7_798_080;
+        s.sent_batches = 243_690;
+        s.iterations = 243_690;
+        s.busy_ns = 6_000_000_000;
+        s.duration_ns = 6_918_000_000;
+        let mut out = String::new();
+        format_perf(&mut out, 1, &s, 1e9, "15:12:22.369");
+        assert!(out.starts_with(
+            "\nTime: 15:12:22.369\nMeasurement duration: 6.918 s\n\npmd thread numa_id "
+        ));
+        for line in [
+            "  Iterations:               243690  (24.62 us/it)",
+            "  - idle iterations:             0  (  0.0 % of used cycles)",
+            "  - busy iterations:        243690  (100.0 % of used cycles)",
+            "  - sleep iterations:            0  (  0.0 % of iterations)",
+            "  Sleep time (us):               0  (  0 us/iteration avg.)",
+            "  Datapath passes:         7798112  (1.00 passes/pkt)",
+            "  - PHWOL hits:                  0  (  0.0 %)",
+            "  - MFEX Opt hits:               0  (  0.0 %)",
+            "  - Simple Match hits:           0  (  0.0 %)",
+            "  - EMC hits:               603488  (  7.7 %)",
+            "  - SMC hits:                    0  (  0.0 %)",
+            "  - Megaflow hits:         7194624  ( 92.3 %, 1.00 subtbl lookups/hit)",
+            "  - Upcalls:                     0  (  0.0 %, 0.0 us/upcall)",
+            "  - Lost upcalls:                0  (  0.0 %)",
+            "  Tx batches:               243690  (32.00 pkts/batch)",
+        ] {
+            assert!(out.contains(&format!("\n{line}\n")), "{line}\n{out}");
+        }
+        // Metrics off: no stage section.
+        assert!(!out.contains("by stage"));
     }
 
     #[test]

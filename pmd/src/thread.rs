@@ -1,11 +1,12 @@
 //! One PMD thread (or the non-PMD thread): its poll loop, its fast path and
 //! the action context that connects the fast path to ports.
 
+use crate::cycles;
 use crate::meter::{MeterSnapshot, Meters};
 use crate::{ConntrackHook, UpcallProvider};
 use crossbeam_channel::{Receiver, Sender};
 use dp_core::actions::{ActionContext, CtAction, OdpAction, OdpPort, UserspaceAction};
-use dp_core::fastpath::{FastPath, FastPathConfig, PmdStats, Upcall, UpcallHandler};
+use dp_core::fastpath::{FastPath, FastPathConfig, PmdStats, StageCycles, Upcall, UpcallHandler};
 use dp_core::flow::Flow;
 use dp_core::flow_table::{FlowTableError, Megaflow, PutFlags, PutOutcome};
 use dp_core::matches::{Match, Ufid};
@@ -44,6 +45,31 @@ pub struct ThreadStats {
     pub idle_ns: u64,
     /// Time spent in iterations that processed packets, ns.
     pub busy_ns: u64,
+    /// Poll-loop iterations (OVS "Iterations").
+    pub iterations: u64,
+    /// Iterations that received nothing.
+    pub idle_iterations: u64,
+    /// Idle iterations that slept (`pmd-maxsleep`).
+    pub sleep_iterations: u64,
+    /// Time slept, ns.
+    pub sleep_ns: u64,
+    /// rx bursts that returned packets (OVS counts them as batches).
+    pub rx_batches: u64,
+    /// Time since the thread started or its counters were last cleared, ns
+    /// (OVS "Measurement duration").
+    pub duration_ns: u64,
+    /// Whether `pmd-perf-metrics` was on when these were read; the cycle
+    /// counts below only grow while it is.
+    pub perf_metrics: bool,
+    /// Fast-path stage cycles (TSC), tx inside the actions excluded.
+    pub stages: StageCycles,
+    /// TSC cycles in rx bursts that returned packets, including setting
+    /// the packets' metadata.
+    pub rx_cycles: u64,
+    /// TSC cycles in tx bursts.
+    pub tx_cycles: u64,
+    /// TSC cycles of the iterations that processed packets.
+    pub busy_cycles: u64,
 }
 
 /// Requests from the control thread. Replies go back on the channel each
@@ -58,6 +84,7 @@ pub(crate) enum Cmd {
         fast: FastPathConfig,
         flow_limit: usize,
         max_sleep_us: u64,
+        perf_metrics: bool,
     },
     FlowPut {
         m: Box<Match>,
@@ -125,6 +152,8 @@ struct Ctx<'a> {
     /// batch).
     spare: &'a mut Vec<PacketVec>,
     txq: usize,
+    /// `pmd-perf-metrics`: time tx bursts.
+    metrics: bool,
     provider: &'a dyn UpcallProvider,
     conntrack: Option<&'a dyn ConntrackHook>,
     meters: &'a MeterSnapshot,
@@ -135,13 +164,17 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn flush(txq: usize, stats: &mut ThreadStats, t: &mut TxBuf) {
+    fn flush(txq: usize, metrics: bool, stats: &mut ThreadStats, t: &mut TxBuf) {
         if t.batch.is_empty() {
             return;
         }
         match &t.netdev {
             Some(nd) => {
+                let c0 = if metrics { cycles::rdtsc() } else { 0 };
                 let n = nd.tx_burst(txq, &mut t.batch);
+                if metrics {
+                    stats.tx_cycles += cycles::rdtsc().wrapping_sub(c0);
+                }
                 stats.sent_pkts += n as u64;
                 stats.sent_batches += 1;
             }
@@ -151,7 +184,7 @@ impl Ctx<'_> {
 
     fn flush_all(&mut self) {
         for t in self.tx.iter_mut() {
-            Self::flush(self.txq, self.stats, t);
+            Self::flush(self.txq, self.metrics, self.stats, t);
         }
     }
 }
@@ -180,7 +213,7 @@ impl ActionContext for Ctx<'_> {
             self.spare.push(batch.pkts);
         }
         if t.batch.len() >= NETDEV_MAX_BURST {
-            Self::flush(self.txq, self.stats, t);
+            Self::flush(self.txq, self.metrics, self.stats, t);
         }
     }
 
@@ -253,6 +286,10 @@ struct State {
     spare: Vec<PacketVec>,
     stats: ThreadStats,
     max_sleep_us: u64,
+    /// `pmd-perf-metrics`.
+    perf_metrics: bool,
+    /// When the counters were last cleared (or the thread started).
+    cleared_at: Instant,
     meters: MeterSnapshot,
     meters_gen: u64,
 }
@@ -275,10 +312,14 @@ impl State {
                 fast,
                 flow_limit,
                 max_sleep_us,
+                perf_metrics,
             } => {
                 self.fp.configure(fast);
                 self.fp.table.set_flow_limit(flow_limit);
                 self.max_sleep_us = max_sleep_us;
+                self.perf_metrics = perf_metrics;
+                self.fp
+                    .set_stage_clock(perf_metrics.then_some(cycles::rdtsc as fn() -> u64));
             }
             Cmd::FlowPut {
                 m,
@@ -304,11 +345,15 @@ impl State {
             Cmd::Stats { reply } => {
                 let mut s = self.stats;
                 s.fast = self.fp.stats;
+                s.stages = self.fp.stage_cycles;
+                s.perf_metrics = self.perf_metrics;
+                s.duration_ns = self.cleared_at.elapsed().as_nanos() as u64;
                 let _ = reply.send(s);
             }
             Cmd::StatsClear => {
                 self.fp.clear_stats();
                 self.stats = ThreadStats::default();
+                self.cleared_at = Instant::now();
             }
             Cmd::Quit => return false,
             // Needs the thread's context; handled by `PmdThread::dispatch`.
@@ -340,6 +385,7 @@ impl PmdThread {
             tx: &mut st.tx,
             spare: &mut st.spare,
             txq: self.txq,
+            metrics: st.perf_metrics,
             provider: &*self.provider,
             conntrack: self.conntrack.as_deref(),
             meters: &st.meters,
@@ -367,6 +413,8 @@ impl PmdThread {
             spare: Vec::new(),
             stats: ThreadStats::default(),
             max_sleep_us: self.max_sleep_us,
+            perf_metrics: false,
+            cleared_at: Instant::now(),
             meters: self.meters.snapshot(),
             meters_gen: self.meters.generation(),
         };
@@ -381,6 +429,10 @@ impl PmdThread {
         let mut now = Instant::now();
         loop {
             let iter_start = now;
+            // The one branch per iteration that pmd-perf-metrics costs when
+            // off (and one per polled queue below).
+            let metrics = st.perf_metrics;
+            let iter_c0 = if metrics { cycles::rdtsc() } else { 0 };
             let mut got = 0usize;
             // One atomic load per iteration; the snapshot is re-read only
             // when the control side changed the meters.
@@ -390,11 +442,17 @@ impl PmdThread {
                 st.meters_gen = g;
             }
             for q in &st.polls {
+                let rx_c0 = if metrics { cycles::rdtsc() } else { 0 };
                 match q.netdev.rx_burst(q.qid, &mut rx) {
                     Ok(n) if n > 0 => {
                         got += n;
+                        st.stats.rx_batches += 1;
                         for p in rx.pkts.iter_mut() {
                             p.md.init(q.port_no);
+                        }
+                        let tx_before = st.stats.tx_cycles;
+                        if metrics {
+                            st.stats.rx_cycles += cycles::rdtsc().wrapping_sub(rx_c0);
                         }
                         let pkts = st
                             .spare
@@ -407,6 +465,7 @@ impl PmdThread {
                             tx: &mut st.tx,
                             spare: &mut st.spare,
                             txq: self.txq,
+                            metrics,
                             provider: &*self.provider,
                             conntrack: self.conntrack.as_deref(),
                             meters: &st.meters,
@@ -417,6 +476,13 @@ impl PmdThread {
                         let now_ns = ctx.now_ns;
                         st.fp
                             .process(batch, now_ns, &mut ctx, &mut Upcaller(&*self.provider));
+                        if metrics {
+                            // Output bursts flushed from inside the actions
+                            // are tx, not actions.
+                            let inner_tx = ctx.stats.tx_cycles - tx_before;
+                            let a = &mut st.fp.stage_cycles.actions;
+                            *a = a.saturating_sub(inner_tx);
+                        }
                         ctx.flush_all();
                         now = Instant::now();
                         q.busy_ns.fetch_add(
@@ -431,17 +497,25 @@ impl PmdThread {
                 now = Instant::now();
             }
             let spent = now.saturating_duration_since(iter_start).as_nanos() as u64;
+            st.stats.iterations += 1;
             if got > 0 {
                 st.stats.busy_ns += spent;
+                if metrics {
+                    st.stats.busy_cycles += cycles::rdtsc().wrapping_sub(iter_c0);
+                }
                 sleep_us = 0;
             } else {
+                st.stats.idle_iterations += 1;
                 st.stats.idle_ns += spent;
                 if st.max_sleep_us > 0 {
                     // Back off while idle, as OVS's pmd-maxsleep does.
                     sleep_us = (sleep_us + 1).min(st.max_sleep_us);
                     std::thread::sleep(Duration::from_micros(sleep_us));
                     let t = Instant::now();
-                    st.stats.idle_ns += t.saturating_duration_since(now).as_nanos() as u64;
+                    let slept = t.saturating_duration_since(now).as_nanos() as u64;
+                    st.stats.idle_ns += slept;
+                    st.stats.sleep_ns += slept;
+                    st.stats.sleep_iterations += 1;
                     now = t;
                 } else {
                     std::hint::spin_loop();

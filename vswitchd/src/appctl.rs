@@ -258,6 +258,22 @@ pub fn register(cmds: &Commands, sw: Arc<Mutex<Switch>>, exit: Arc<ExitControl>)
     );
     let s = sw.clone();
     cmds.register(
+        "dpif-netdev/pmd-perf-show",
+        "[-nh] [-it iter-history-len] [-ms ms-history-len] [-pmd core] [dp]",
+        0,
+        8,
+        move |_| {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            // "YYYY-MM-DDTHH:MM:SS.mmmZ" -> "HH:MM:SS.mmm", as OVS prints.
+            let t = crate::vlog::format_time(ms, true);
+            let hms = t.get(11..23).unwrap_or(&t);
+            s.lock().dp.pmd_perf_show(hms).map_err(dp_err)
+        },
+    );
+    let s = sw.clone();
+    cmds.register(
         "dpif-netdev/pmd-stats-clear",
         "[-pmd core] [dp]",
         0,
