@@ -341,6 +341,6 @@ pub fn register(cmds: &Commands, sw: Arc<Mutex<Switch>>, exit: Arc<ExitControl>)
     cmds.register("dpif/show-dp-features", "bridge", 1, 1, move |a| {
         let sw = s.lock();
         sw.bridges.get(&a[0]).ok_or("no such bridge")?;
-        Ok("Masked set action: Yes\nTunnel push pop: No\nUfid: Yes\nTruncate action: No\nClone action: Yes\nSample nesting: 10\nConntrack eventmask: No\nConntrack clear: Yes\nMax dp_hash algorithm: 1\nCheck pkt length action: No\nConntrack timeout policy: No\nExplicit Drop action: No\nOptimized Balance TCP mode: No\nl2 MTU truncate: No\nMax VLAN headers: 1\nMax MPLS depth: 1\nRecirc: Yes\nCT state: Yes\nCT zone: Yes\nCT mark: Yes\nCT label: Yes\nCT state NAT: Yes\nCT orig tuple: Yes\nCT orig tuple for IPv6: Yes\nIPv6 ND Extension: No\n".into())
+        Ok("Masked set action: Yes\nTunnel push pop: No\nUfid: Yes\nTruncate action: Yes\nClone action: Yes\nSample nesting: 10\nConntrack eventmask: No\nConntrack clear: Yes\nMax dp_hash algorithm: 1\nCheck pkt length action: Yes\nConntrack timeout policy: No\nExplicit Drop action: No\nOptimized Balance TCP mode: No\nl2 MTU truncate: No\nMax VLAN headers: 1\nMax MPLS depth: 1\nRecirc: Yes\nCT state: Yes\nCT zone: Yes\nCT mark: Yes\nCT label: Yes\nCT state NAT: Yes\nCT orig tuple: Yes\nCT orig tuple for IPv6: Yes\nIPv6 ND Extension: No\n".into())
     });
 }

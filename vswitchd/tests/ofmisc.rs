@@ -187,6 +187,8 @@ fn mod_port_config() {
     let mon = OfctlBg::start(&e, "monitor", &["monitor", &br, "65534"]);
     std::thread::sleep(std::time::Duration::from_millis(500));
     e.ofctl(&["mod-port", &br, &c.host, "no-flood"]).unwrap();
+    // Installed megaflows are revalidated asynchronously, as in OVS.
+    e.appctl(&["revalidator/wait"]).unwrap();
     let show = e.ofctl(&["show", &br]).unwrap();
     let cdesc: Vec<&str> = show
         .lines()
