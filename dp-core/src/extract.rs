@@ -434,6 +434,133 @@ pub fn extract(pkt: &mut DpPacket, key: &mut FlowKey) -> ExtractStatus {
     }
 }
 
+/// What the "simple match" fast path needs of a packet (OVS
+/// `dfc_processing` with `simple_match_enabled`: `parse_dl_type`,
+/// `parse_tcp_flags`, `lib/flow.c`): the fields of a simple megaflow mask
+/// and the TCP flags for the flow's statistics. Values are host order, as in
+/// [`crate::flow`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimpleFields {
+    /// `eth_type` after at most two VLAN tags.
+    pub eth_type: u16,
+    /// `vlan_tci` of the outer tag with [`VLAN_CFI`] set, 0 if untagged.
+    pub vlan_tci: u16,
+    /// `nw_frag` ([`FRAG_ANY`], [`FRAG_LATER`]; 0 for non-IP).
+    pub nw_frag: u8,
+    /// The 12 TCP flag bits (0 for non-TCP packets and later fragments).
+    pub tcp_flags: u16,
+}
+
+/// Minimal parse for the simple-match fast path: the fields of
+/// [`SimpleFields`] of an Ethernet frame (`pkt.md.packet_type == 0`), giving
+/// exactly the values [`extract`] would, and the same header offsets, which
+/// it sets on `pkt` (actions rely on them).
+///
+/// Only packets that [`extract`] would parse without error are handled:
+/// Ethernet II frames with at most two 802.1Q/802.1ad tags carrying IPv4
+/// (any valid header, fragments included) with TCP or UDP (or a later
+/// fragment), IPv6 directly followed by TCP or UDP (no extension headers),
+/// or an Ethertype [`extract`] does not parse further (not ARP/RARP, MPLS,
+/// NSH). Anything else (802.3 frames, a third tag, ICMP, extension headers,
+/// every truncated or inconsistent header) returns `None` without touching
+/// `pkt`, and the caller must use [`extract`]. Never panics.
+#[inline]
+pub fn extract_simple(pkt: &mut DpPacket) -> Option<SimpleFields> {
+    if pkt.md.packet_type != 0 {
+        return None;
+    }
+    let d = pkt.data();
+    let eth = hdr::<ETH_HEADER_LEN>(d, 0)?;
+    let mut p = 12;
+    let mut type_field = be16(eth, 12);
+    let mut vlan_tci = 0u16;
+    let mut n = 0;
+    while n < 2 && (type_field == ETH_TYPE_VLAN_8021Q || type_field == ETH_TYPE_VLAN_8021AD) {
+        let tag = hdr::<6>(d, p)?;
+        if n == 0 {
+            vlan_tci = be16(tag, 2) | VLAN_CFI;
+        }
+        p += 4;
+        type_field = be16(tag, 4);
+        n += 1;
+    }
+    p += 2;
+    let mut f = SimpleFields {
+        eth_type: type_field,
+        vlan_tci,
+        nw_frag: 0,
+        tcp_flags: 0,
+    };
+    let l4 = match type_field {
+        ETH_TYPE_IP => {
+            let ip = hdr::<IPV4_HEADER_LEN>(d, p)?;
+            let avail = d.len() - p;
+            let ihl = (ip[0] & 0x0f) as usize * 4;
+            let tot_len = be16(ip, 2) as usize;
+            if ihl < IPV4_HEADER_LEN || ihl > avail || tot_len > avail || ihl > tot_len {
+                return None;
+            }
+            let frag_off = be16(ip, 6);
+            if frag_off & 0x3fff != 0 {
+                f.nw_frag = FRAG_ANY;
+                if frag_off & 0x1fff != 0 {
+                    f.nw_frag |= FRAG_LATER;
+                }
+            }
+            if f.nw_frag & FRAG_LATER == 0 {
+                f.tcp_flags = simple_l4(&d[..p + tot_len], p + ihl, ip[9])?;
+            }
+            p + ihl
+        }
+        ETH_TYPE_IPV6 => {
+            let ip = hdr::<IPV6_HEADER_LEN>(d, p)?;
+            let plen = be16(ip, 4) as usize;
+            if IPV6_HEADER_LEN + plen > d.len() - p {
+                return None;
+            }
+            let l4 = p + IPV6_HEADER_LEN;
+            f.tcp_flags = simple_l4(&d[..l4 + plen], l4, ip[6])?;
+            l4
+        }
+        ETH_TYPE_ARP | ETH_TYPE_RARP | ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST | ETH_TYPE_NSH => {
+            return None
+        }
+        t if t < ETH_TYPE_MIN || t == ETH_TYPE_VLAN_8021Q || t == ETH_TYPE_VLAN_8021AD => {
+            return None
+        }
+        _ => {
+            pkt.l2_5_ofs = OFS_NONE;
+            pkt.l3_ofs = to_ofs(p);
+            pkt.l4_ofs = OFS_NONE;
+            return Some(f);
+        }
+    };
+    pkt.l2_5_ofs = OFS_NONE;
+    pkt.l3_ofs = to_ofs(p);
+    pkt.l4_ofs = to_ofs(l4);
+    Some(f)
+}
+
+/// TCP flags of a TCP or UDP header at `p` in `d` (which ends with the IP
+/// packet), with [`parse_l4`]'s validity checks; `None` for other protocols
+/// or a header [`parse_l4`] would call malformed.
+#[inline(always)]
+fn simple_l4(d: &[u8], p: usize, proto: u8) -> Option<u16> {
+    match proto {
+        IPPROTO_TCP => {
+            let t = hdr::<TCP_HEADER_LEN>(d, p)?;
+            let ctl = be16(t, 12);
+            let hlen = (ctl >> 12) as usize * 4;
+            if hlen < TCP_HEADER_LEN || hlen > d.len() - p {
+                return None;
+            }
+            Some(ctl & 0x0fff)
+        }
+        IPPROTO_UDP => hdr::<UDP_HEADER_LEN>(d, p).map(|_| 0),
+        _ => None,
+    }
+}
+
 /// [`extract`] of any packet (the general parser).
 #[inline(never)]
 fn extract_general(pkt: &mut DpPacket, key: &mut FlowKey) -> ExtractStatus {

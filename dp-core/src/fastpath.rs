@@ -37,7 +37,7 @@
 use crate::actions::{ActionContext, CtAction, OdpAction, OdpPort, TnlPush, UserspaceAction};
 use crate::emc::{Emc, DEFAULT_EMC_INSERT_INV_PROB};
 use crate::execute::execute_actions;
-use crate::extract::{extract, ExtractStatus};
+use crate::extract::{extract, extract_simple, ExtractStatus};
 use crate::flow::{fields, Flow};
 use crate::flow_table::{FlowRef, FlowTable, FlowTableError, PutFlags};
 use crate::matches::{Match, Ufid};
@@ -80,6 +80,9 @@ pub struct PmdStats {
     pub recv: u64,
     /// "packet recirculations": extra datapath passes.
     pub recirc: u64,
+    /// "simple match hits": packets answered by the simple-match table
+    /// (OVS `PMD_STAT_SIMPLE_HIT`), without extraction, EMC or dpcls.
+    pub simple_hit: u64,
     /// "emc hits".
     pub emc_hit: u64,
     /// "smc hits".
@@ -107,7 +110,8 @@ pub struct PmdStats {
 /// `PMD_CYCLES_UPCALL`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StageCycles {
-    /// Flow key extraction (`miniflow_extract`).
+    /// Flow key extraction (`miniflow_extract`), including the simple-match
+    /// parse and lookup.
     pub extract: u64,
     /// EMC probes.
     pub emc: u64,
@@ -154,6 +158,9 @@ pub struct FastPath {
     smc: Option<Smc<FlowRef>>,
     keys: Vec<FlowKey>,
     flows: [Option<FlowRef>; NETDEV_MAX_BURST],
+    /// TCP flags of the packets of the current pass that hit the simple
+    /// table (their `keys` entry is not filled).
+    simple_tcp: [u16; NETDEV_MAX_BURST],
     groups: Vec<(FlowRef, PacketBatch)>,
     recirc_q: Vec<(PacketBatch, u32)>,
     /// Counters since creation (or the last [`FastPath::clear_stats`]).
@@ -227,6 +234,7 @@ impl FastPath {
             smc: None,
             keys: vec![FlowKey::default(); NETDEV_MAX_BURST],
             flows: [None; NETDEV_MAX_BURST],
+            simple_tcp: [0; NETDEV_MAX_BURST],
             groups: Vec::with_capacity(NETDEV_MAX_BURST),
             recirc_q: Vec::new(),
             stats: PmdStats::default(),
@@ -367,10 +375,40 @@ impl FastPath {
                 }
             };
         }
+        self.flows[..n].fill(None);
+        // 0. simple match (OVS `dfc_processing` with simple match enabled):
+        // only for packets from a port (never recirculated) whose in_port
+        // has only simple megaflows with one mask.
+        let mut simple: u32 = 0;
+        if depth == 0 && self.table.has_simple() {
+            let mut port = None;
+            let mut sp = None;
+            for (i, pkt) in batch.pkts.iter_mut().enumerate() {
+                if pkt.md.recirc_id != 0 {
+                    continue;
+                }
+                if port != Some(pkt.md.in_port) {
+                    port = Some(pkt.md.in_port);
+                    sp = self.table.simple_port(pkt.md.in_port);
+                }
+                let Some(sp) = sp else { continue };
+                let Some(f) = extract_simple(pkt) else {
+                    continue;
+                };
+                if let Some(r) = sp.lookup(&f) {
+                    self.flows[i] = Some(r);
+                    self.simple_tcp[i] = f.tcp_flags;
+                    simple |= 1 << i;
+                }
+            }
+            self.stats.simple_hit += simple.count_ones() as u64;
+        }
         // 1. extract
         let mut todo: u32 = 0;
         for (i, pkt) in batch.pkts.iter_mut().enumerate() {
-            self.flows[i] = None;
+            if simple & (1 << i) != 0 {
+                continue;
+            }
             if extract(pkt, &mut self.keys[i]) == ExtractStatus::Ok {
                 todo |= 1 << i;
             } else {
@@ -462,7 +500,7 @@ impl FastPath {
         }
         mark!(upcall);
         // 6. group per megaflow and execute
-        self.execute_groups(batch, n, depth, now_ns, ctx);
+        self.execute_groups(batch, n, simple, depth, now_ns, ctx);
         mark!(actions);
         let _ = t;
     }
@@ -534,6 +572,7 @@ impl FastPath {
         &mut self,
         mut batch: PacketBatch,
         n: usize,
+        simple: u32,
         depth: u32,
         now_ns: u64,
         ctx: &mut C,
@@ -542,10 +581,19 @@ impl FastPath {
             table,
             keys,
             flows,
+            simple_tcp,
             groups,
             recirc_q,
             ..
         } = self;
+        // TCP flags of packet `i` (from the simple parse or the key).
+        let tcp_of = |i: usize| -> u16 {
+            if simple & (1 << i) != 0 {
+                simple_tcp[i]
+            } else {
+                keys[i].get(fields::TCP_FLAGS) as u16
+            }
+        };
         let mut ectx = ExecCtx {
             inner: ctx,
             recirc_q,
@@ -554,9 +602,7 @@ impl FastPath {
         // Fast case: the whole batch hit one flow; no regrouping.
         if let Some(r0) = flows[0] {
             if flows[1..n].iter().all(|f| *f == Some(r0)) {
-                let tcp_flags = keys[..n]
-                    .iter()
-                    .fold(0u16, |a, k| a | k.get(fields::TCP_FLAGS) as u16);
+                let tcp_flags = (0..n).fold(0u16, |a, i| a | tcp_of(i));
                 table.account(r0, n as u64, batch.bytes(), tcp_flags, now_ns);
                 if let Some(actions) = table.actions(r0) {
                     execute_actions(&mut ectx, batch, actions);
@@ -571,7 +617,7 @@ impl FastPath {
             // Packets without a flow (malformed, failed upcall, or executed
             // directly after the upcall) are dropped here.
             let Some(r) = flows[i] else { continue };
-            let tcp_flags = keys[i].get(fields::TCP_FLAGS) as u16;
+            let tcp_flags = tcp_of(i);
             table.account(r, 1, pkt.len() as u64, tcp_flags, now_ns);
             let g = match groups.get(last) {
                 Some((g, _)) if *g == r => Some(last),

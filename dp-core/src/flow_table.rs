@@ -24,11 +24,13 @@
 
 use crate::actions::OdpAction;
 use crate::dpcls::Dpcls;
-use crate::flow::{fields, Flow};
+use crate::extract::SimpleFields;
+use crate::flow::{fields, Flow, FLOW_WORDS};
 use crate::matches::{FlowStats, Match, Ufid};
 use crate::miniflow::{hash_add64, hash_finish, FlowKey, Minimatch};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Default megaflow limit (OVS `other_config:flow-limit` default, packets'
 /// flows, not bytes).
@@ -202,6 +204,9 @@ pub struct FlowTable {
     free: Vec<u32>,
     by_ufid: HashMap<Ufid, FlowRef>,
     classifiers: HashMap<u32, Dpcls<FlowRef>>,
+    simple: HashMap<u32, SimplePort>,
+    /// Number of entries of `simple` that are enabled.
+    n_simple_enabled: usize,
     n_flows: usize,
     flow_limit: usize,
 }
@@ -239,6 +244,8 @@ impl FlowTable {
             free: Vec::new(),
             by_ufid: HashMap::new(),
             classifiers: HashMap::new(),
+            simple: HashMap::new(),
+            n_simple_enabled: 0,
             n_flows: 0,
             flow_limit: DEFAULT_FLOW_LIMIT,
         }
@@ -424,6 +431,11 @@ impl FlowTable {
             .entry(in_port)
             .or_default()
             .insert(&f.mm, r);
+        let sm = SimpleMask::of(&f.m);
+        let sp = self.simple.entry(in_port).or_default();
+        let was = sp.enabled();
+        sp.add(sm.map(|sm| (sm, sm.key_of(&f.m.key))), r);
+        self.n_simple_enabled = self.n_simple_enabled + sp.enabled() as usize - was as usize;
         self.by_ufid.insert(ufid, r);
         self.n_flows += 1;
         Ok(PutOutcome::Created(r))
@@ -465,6 +477,15 @@ impl FlowTable {
                 self.classifiers.remove(&in_port);
             }
         }
+        if let Some(sp) = self.simple.get_mut(&in_port) {
+            let key = SimpleMask::of(&c.m).map(|sm| (sm, sm.key_of(&c.m.key)));
+            let was = sp.enabled();
+            let empty = sp.remove(key, r);
+            self.n_simple_enabled = self.n_simple_enabled + sp.enabled() as usize - was as usize;
+            if empty {
+                self.simple.remove(&in_port);
+            }
+        }
         self.n_flows -= 1;
         Some(Megaflow {
             ufid: c.ufid,
@@ -488,6 +509,8 @@ impl FlowTable {
         self.free = (0..self.hot.len() as u32).rev().collect();
         self.by_ufid.clear();
         self.classifiers.clear();
+        self.simple.clear();
+        self.n_simple_enabled = 0;
         self.n_flows = 0;
     }
 
@@ -503,6 +526,21 @@ impl FlowTable {
         })
     }
 
+    /// True if some input port has simple match enabled (cheap; checked once
+    /// per batch by the fast path).
+    #[inline]
+    pub fn has_simple(&self) -> bool {
+        self.n_simple_enabled != 0
+    }
+
+    /// The simple-match table of `in_port` if simple match is enabled for it
+    /// (OVS `dp_netdev_simple_match_enabled`): every megaflow of `in_port` is
+    /// simple ([`SimpleMask::of`]) with one and the same mask.
+    #[inline]
+    pub fn simple_port(&self, in_port: u32) -> Option<&SimplePort> {
+        self.simple.get(&in_port).filter(|sp| sp.enabled())
+    }
+
     /// The flow that `key` (a packet's key) hits, by classifier lookup.
     pub fn lookup(&mut self, key: &FlowKey) -> Option<FlowRef> {
         let in_port = key.get(fields::IN_PORT) as u32;
@@ -512,6 +550,166 @@ impl FlowTable {
     /// The flow whose match covers the full flow `flow` (control path).
     pub fn lookup_flow(&mut self, flow: &Flow) -> Option<FlowRef> {
         self.lookup(&FlowKey::from_flow(flow))
+    }
+}
+
+/// The part of a "simple" megaflow mask that may be partial: OVS
+/// `dp_netdev_flow_is_simple_match` (`lib/dpif-netdev.c`) accepts exactly
+/// in_port + packet_type + dl_type + vlan_tci + nw_frag; rvs accepts any
+/// subset of the bits of `eth_type`, `vlan_tci` (outer tag) and `nw_frag`,
+/// with `in_port` exact and `recirc_id` and `packet_type` either wildcarded
+/// or matched (partly or fully) with value 0. Values host order.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
+pub struct SimpleMask {
+    /// Mask of `eth_type`.
+    pub eth_type: u16,
+    /// Mask of the outer `vlan_tci` (with its CFI "tag present" bit).
+    pub vlan_tci: u16,
+    /// Mask of `nw_frag`.
+    pub nw_frag: u8,
+}
+
+impl SimpleMask {
+    /// The simple mask of megaflow `m`, or `None` if `m` is not simple: its
+    /// mask has a bit outside in_port, recirc_id, packet_type, eth_type,
+    /// the outer vlan_tci and nw_frag, or it matches a non-zero recirc_id or
+    /// packet_type, or in_port is not exact.
+    pub fn of(m: &Match) -> Option<SimpleMask> {
+        use fields::*;
+        let allowed = |w: usize| -> u64 {
+            let mut a = 0;
+            for f in [
+                IN_PORT,
+                RECIRC_ID,
+                PACKET_TYPE,
+                ETH_TYPE,
+                VLAN0_TCI,
+                NW_FRAG,
+            ] {
+                if f.word as usize == w {
+                    a |= f.word_mask();
+                }
+            }
+            a
+        };
+        for w in 0..FLOW_WORDS {
+            if m.mask.w[w] & !allowed(w) != 0 {
+                return None;
+            }
+        }
+        if m.mask.get(IN_PORT) != IN_PORT.max()
+            || m.key.get(RECIRC_ID) & m.mask.get(RECIRC_ID) != 0
+            || m.key.get(PACKET_TYPE) & m.mask.get(PACKET_TYPE) != 0
+        {
+            return None;
+        }
+        Some(SimpleMask {
+            eth_type: m.mask.get(ETH_TYPE) as u16,
+            vlan_tci: m.mask.get(VLAN0_TCI) as u16,
+            nw_frag: m.mask.get(NW_FRAG) as u8,
+        })
+    }
+
+    /// The lookup key of values `(eth_type, vlan_tci, nw_frag)` under this
+    /// mask.
+    #[inline]
+    pub fn key(&self, eth_type: u16, vlan_tci: u16, nw_frag: u8) -> u64 {
+        ((eth_type & self.eth_type) as u64) << 32
+            | ((vlan_tci & self.vlan_tci) as u64) << 8
+            | (nw_frag & self.nw_frag) as u64
+    }
+
+    fn key_of(&self, key: &Flow) -> u64 {
+        self.key(
+            key.get(fields::ETH_TYPE) as u16,
+            key.get(fields::VLAN0_TCI) as u16,
+            key.get(fields::NW_FRAG) as u8,
+        )
+    }
+}
+
+/// Multiplicative hasher for the `u64` keys of a [`SimplePort`] (the keys
+/// are small and trusted: derived from installed megaflows, looked up with
+/// packet values only).
+#[derive(Default)]
+pub struct SimpleHasher(u64);
+
+impl Hasher for SimpleHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// One input port's simple-match state (OVS `simple_match_table` entries of
+/// one in_port plus its `n_flows` / `n_simple_flows` counts): the simple
+/// megaflows with the port's mask by masked key, and how many other
+/// megaflows the port has (non-simple ones, and simple ones whose mask
+/// differs from the port's). Enabled while that count is 0.
+#[derive(Default)]
+pub struct SimplePort {
+    mask: SimpleMask,
+    map: HashMap<u64, FlowRef, BuildHasherDefault<SimpleHasher>>,
+    n_other: u32,
+}
+
+impl SimplePort {
+    /// True if every megaflow of the port is in the simple map.
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.n_other == 0 && !self.map.is_empty()
+    }
+
+    /// The port's common mask (meaningful while the map is non-empty).
+    pub fn mask(&self) -> SimpleMask {
+        self.mask
+    }
+
+    /// The megaflow that a packet with `f`'s fields hits (the same one the
+    /// port's dpcls would return, when [`SimplePort::enabled`]).
+    #[inline]
+    pub fn lookup(&self, f: &SimpleFields) -> Option<FlowRef> {
+        self.map
+            .get(&self.mask.key(f.eth_type, f.vlan_tci, f.nw_frag))
+            .copied()
+    }
+
+    /// Accounts new megaflow `r`, simple with `(mask, key)` or not (`None`).
+    fn add(&mut self, simple: Option<(SimpleMask, u64)>, r: FlowRef) {
+        match simple {
+            Some((m, k)) if self.map.is_empty() || m == self.mask => {
+                if self.map.is_empty() {
+                    self.mask = m;
+                }
+                match self.map.entry(k) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(r);
+                    }
+                    // Cannot happen (megaflows do not overlap); disable.
+                    std::collections::hash_map::Entry::Occupied(_) => self.n_other += 1,
+                }
+            }
+            _ => self.n_other += 1,
+        }
+    }
+
+    /// Forgets deleted megaflow `r` (`simple` as for `add`); true if the port
+    /// has no megaflows left.
+    fn remove(&mut self, simple: Option<(SimpleMask, u64)>, r: FlowRef) -> bool {
+        match simple {
+            Some((m, k)) if m == self.mask && self.map.get(&k) == Some(&r) => {
+                self.map.remove(&k);
+            }
+            _ => self.n_other = self.n_other.saturating_sub(1),
+        }
+        self.map.is_empty() && self.n_other == 0
     }
 }
 

@@ -54,10 +54,11 @@ pub(crate) fn format_stats(out: &mut String, core: Option<usize>, s: &ThreadStat
     };
     let _ = write!(
         out,
-        "  packets received: {}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  phwol hits: 0\n  mfex opt hits: 0\n  simple match hits: 0\n  emc hits: {}\n  smc hits: {}\n  megaflow hits: {}\n  avg. subtable lookups per megaflow hit: {:.2}\n  miss with success upcall: {}\n  miss with failed upcall: {}\n  avg. packets per output batch: {:.2}\n",
+        "  packets received: {}\n  packet recirculations: {}\n  avg. datapath passes per packet: {:.2}\n  phwol hits: 0\n  mfex opt hits: 0\n  simple match hits: {}\n  emc hits: {}\n  smc hits: {}\n  megaflow hits: {}\n  avg. subtable lookups per megaflow hit: {:.2}\n  miss with success upcall: {}\n  miss with failed upcall: {}\n  avg. packets per output batch: {:.2}\n",
         total_packets,
         f.recirc,
         passes,
+        f.simple_hit,
         f.emc_hit,
         f.smc_hit,
         f.masked_hit,
@@ -98,8 +99,8 @@ pub(crate) fn format_stats(out: &mut String, core: Option<usize>, s: &ThreadStat
 /// One PMD's block of `pmd-perf-show`: OVS 3.1's layout
 /// (`lib/dpif-netdev.c` `pmd_info_show_perf`, `lib/dpif-netdev-perf.c`
 /// `pmd_perf_format_overall_stats`, checked against OVS 3.1.0's output) for
-/// the counters rvs keeps (no partial hardware offload, MFEX or simple-match
-/// caches: their lines read 0), then, when `pmd-perf-metrics` is on, the rvs
+/// the counters rvs keeps (no partial hardware offload or MFEX: their lines
+/// read 0), then, when `pmd-perf-metrics` is on, the rvs
 /// section "Cycles per packet by stage" (TSC cycles per received packet) in
 /// place of OVS's histograms. Cycles are TSC cycles at `tsc_hz` (times
 /// measured in ns are converted at that rate).
@@ -217,9 +218,15 @@ pub(crate) fn format_perf(
             &passes,
             format!("{:.2} passes/pkt", passes as f64 / rx as f64),
         );
-        for label in ["- PHWOL hits", "- MFEX Opt hits", "- Simple Match hits"] {
+        for label in ["- PHWOL hits", "- MFEX Opt hits"] {
             line(out, label, &0, format!("{:>5.1} %", 0.0));
         }
+        line(
+            out,
+            "- Simple Match hits",
+            &f.simple_hit,
+            format!("{:>5.1} %", pct(f.simple_hit, passes)),
+        );
         line(
             out,
             "- EMC hits",
