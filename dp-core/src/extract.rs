@@ -458,12 +458,13 @@ pub struct SimpleFields {
 ///
 /// Only packets that [`extract`] would parse without error are handled:
 /// Ethernet II frames with at most two 802.1Q/802.1ad tags carrying IPv4
-/// (any valid header, fragments included) with TCP or UDP (or a later
-/// fragment), IPv6 directly followed by TCP or UDP (no extension headers),
-/// or an Ethertype [`extract`] does not parse further (not ARP/RARP, MPLS,
-/// NSH). Anything else (802.3 frames, a third tag, ICMP, extension headers,
-/// every truncated or inconsistent header) returns `None` without touching
-/// `pkt`, and the caller must use [`extract`]. Never panics.
+/// (any valid header, fragments included) or IPv6 without extension
+/// headers, with a complete TCP, UDP, SCTP, ICMP, IGMP or ICMPv6 (not
+/// Neighbor Discovery) header or another protocol, or an Ethertype
+/// [`extract`] does not parse further (not ARP/RARP, MPLS, NSH). Anything
+/// else (802.3 frames, a third tag, IPv6 extension headers, ND, every
+/// truncated or inconsistent header) returns `None` without touching `pkt`,
+/// and the caller must use [`extract`]. Never panics.
 #[inline]
 pub fn extract_simple(pkt: &mut DpPacket) -> Option<SimpleFields> {
     if pkt.md.packet_type != 0 {
@@ -519,6 +520,9 @@ pub fn extract_simple(pkt: &mut DpPacket) -> Option<SimpleFields> {
                 return None;
             }
             let l4 = p + IPV6_HEADER_LEN;
+            if is_ipv6_ext(ip[6]) {
+                return None;
+            }
             f.tcp_flags = simple_l4(&d[..l4 + plen], l4, ip[6])?;
             l4
         }
@@ -541,9 +545,10 @@ pub fn extract_simple(pkt: &mut DpPacket) -> Option<SimpleFields> {
     Some(f)
 }
 
-/// TCP flags of a TCP or UDP header at `p` in `d` (which ends with the IP
-/// packet), with [`parse_l4`]'s validity checks; `None` for other protocols
-/// or a header [`parse_l4`] would call malformed.
+/// TCP flags (0 if not TCP) of the L4 header of protocol `proto` at `p` in
+/// `d` (which ends with the IP packet), with [`parse_l4`]'s validity checks:
+/// `None` for a header [`parse_l4`] would call malformed, and for ICMPv6
+/// Neighbor Discovery (left to [`extract`]).
 #[inline(always)]
 fn simple_l4(d: &[u8], p: usize, proto: u8) -> Option<u16> {
     match proto {
@@ -557,7 +562,14 @@ fn simple_l4(d: &[u8], p: usize, proto: u8) -> Option<u16> {
             Some(ctl & 0x0fff)
         }
         IPPROTO_UDP => hdr::<UDP_HEADER_LEN>(d, p).map(|_| 0),
-        _ => None,
+        IPPROTO_SCTP => hdr::<SCTP_HEADER_LEN>(d, p).map(|_| 0),
+        IPPROTO_ICMP => hdr::<ICMP_HEADER_LEN>(d, p).map(|_| 0),
+        IPPROTO_IGMP => hdr::<IGMP_HEADER_LEN>(d, p).map(|_| 0),
+        IPPROTO_ICMPV6 => {
+            let h = hdr::<ICMP6_DATA_HEADER_LEN>(d, p)?;
+            (h[1] != 0 || (h[0] != ND_NEIGHBOR_SOLICIT && h[0] != ND_NEIGHBOR_ADVERT)).then_some(0)
+        }
+        _ => Some(0),
     }
 }
 

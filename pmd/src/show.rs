@@ -391,6 +391,7 @@ mod tests {
         let mut s = ThreadStats::default();
         s.fast.recv = 206;
         s.fast.recirc = 160;
+        s.fast.simple_hit = 5;
         s.fast.masked_hit = 146;
         s.fast.lookups = 331;
         s.fast.miss = 219;
@@ -407,7 +408,7 @@ mod tests {
   avg. datapath passes per packet: 1.78
   phwol hits: 0
   mfex opt hits: 0
-  simple match hits: 0
+  simple match hits: 5
   emc hits: 0
   smc hits: 0
   megaflow hits: 146
@@ -464,6 +465,14 @@ mod tests {
         }
         // Metrics off: no stage section.
         assert!(!out.contains("by stage"));
+        // The same traffic answered by simple match (OVS 3.1 `pf_64_1flow`).
+        s.fast.simple_hit = s.fast.recv;
+        s.fast.emc_hit = 0;
+        s.fast.masked_hit = 0;
+        let mut out = String::new();
+        format_perf(&mut out, 1, &s, 1e9, "15:12:22.369");
+        let line = "  - Simple Match hits:     7798112  (100.0 %)";
+        assert!(out.contains(&format!("\n{line}\n")), "{line}\n{out}");
     }
 
     #[test]
