@@ -25,7 +25,7 @@
 use crate::actions::OdpAction;
 use crate::dpcls::Dpcls;
 use crate::extract::SimpleFields;
-use crate::flow::{fields, Flow, FLOW_WORDS};
+use crate::flow::{fields, Flow, FLOW_WORDS, FRAG_MASK};
 use crate::matches::{FlowStats, Match, Ufid};
 use crate::miniflow::{hash_add64, hash_finish, FlowKey, Minimatch};
 use std::collections::HashMap;
@@ -434,7 +434,7 @@ impl FlowTable {
         let sm = SimpleMask::of(&f.m);
         let sp = self.simple.entry(in_port).or_default();
         let was = sp.enabled();
-        sp.add(sm.map(|sm| (sm, sm.key_of(&f.m.key))), r);
+        sp.add(sm.map(|sm| (sm, sm.key_of(&f.m))), r);
         self.n_simple_enabled = self.n_simple_enabled + sp.enabled() as usize - was as usize;
         self.by_ufid.insert(ufid, r);
         self.n_flows += 1;
@@ -478,7 +478,7 @@ impl FlowTable {
             }
         }
         if let Some(sp) = self.simple.get_mut(&in_port) {
-            let key = SimpleMask::of(&c.m).map(|sm| (sm, sm.key_of(&c.m.key)));
+            let key = SimpleMask::of(&c.m).map(|sm| (sm, sm.key_of(&c.m)));
             let was = sp.enabled();
             let empty = sp.remove(key, r);
             self.n_simple_enabled = self.n_simple_enabled + sp.enabled() as usize - was as usize;
@@ -558,7 +558,9 @@ impl FlowTable {
 /// in_port + packet_type + dl_type + vlan_tci + nw_frag; rvs accepts any
 /// subset of the bits of `eth_type`, `vlan_tci` (outer tag) and `nw_frag`,
 /// with `in_port` exact and `recirc_id` and `packet_type` either wildcarded
-/// or matched (partly or fully) with value 0. Values host order.
+/// or matched (partly or fully) with value 0. Values host order. `nw_frag`
+/// is normalized: [`SimpleMask::of`] gives `0xff` for any mask equivalent to
+/// the exact one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
 pub struct SimpleMask {
     /// Mask of `eth_type`.
@@ -603,10 +605,23 @@ impl SimpleMask {
         {
             return None;
         }
+        let eth_type = m.mask.get(ETH_TYPE) as u16;
+        let mut nw_frag = m.mask.get(NW_FRAG) as u8;
+        // Only bits 0-1 of nw_frag are ever set in a packet's key, so a mask
+        // with both is the exact mask; and packets of a non-IP Ethertype
+        // always have nw_frag 0, so a megaflow that matches such an
+        // Ethertype exactly (rvs's xlate leaves nw_frag out of them, OVS's
+        // always has it) matches the same packets with nw_frag exact.
+        let et = (m.key.get(ETH_TYPE) & m.mask.get(ETH_TYPE)) as u16;
+        if nw_frag & FRAG_MASK == FRAG_MASK
+            || (eth_type == u16::MAX && et != 0x0800 && et != 0x86dd)
+        {
+            nw_frag = u8::MAX;
+        }
         Some(SimpleMask {
-            eth_type: m.mask.get(ETH_TYPE) as u16,
+            eth_type,
             vlan_tci: m.mask.get(VLAN0_TCI) as u16,
-            nw_frag: m.mask.get(NW_FRAG) as u8,
+            nw_frag,
         })
     }
 
@@ -619,11 +634,14 @@ impl SimpleMask {
             | (nw_frag & self.nw_frag) as u64
     }
 
-    fn key_of(&self, key: &Flow) -> u64 {
+    /// The lookup key of megaflow `m` (its key under its own mask, then
+    /// under this one).
+    fn key_of(&self, m: &Match) -> u64 {
+        let v = |f| m.key.get(f) & m.mask.get(f);
         self.key(
-            key.get(fields::ETH_TYPE) as u16,
-            key.get(fields::VLAN0_TCI) as u16,
-            key.get(fields::NW_FRAG) as u8,
+            v(fields::ETH_TYPE) as u16,
+            v(fields::VLAN0_TCI) as u16,
+            v(fields::NW_FRAG) as u8,
         )
     }
 }

@@ -255,12 +255,37 @@ fn enabled_only_while_every_flow_of_the_port_is_simple() {
     assert!(fp.table.simple_port(1).is_some());
     run(&mut fp, vec![pkt(1, &udp4)]);
     assert_eq!(fp.stats.simple_hit, 1);
-    // A simple flow with another mask (no nw_frag) disables it as well.
-    let mut other = Flow::zero();
-    other.set_exact(IN_PORT);
-    other.set_exact(RECIRC_ID);
-    other.set_exact(ETH_TYPE);
-    put(&mut fp, &[(IN_PORT, 1), (ETH_TYPE, 0x0806)], &other, 6);
+    // An ARP flow without nw_frag in its mask (what rvs's xlate gives
+    // non-IP packets) is equivalent to one with it: still enabled, and ARP
+    // (not parsed by simple match) still goes the full path.
+    let mut no_frag = Flow::zero();
+    no_frag.set_exact(IN_PORT);
+    no_frag.set_exact(RECIRC_ID);
+    no_frag.set_exact(ETH_TYPE);
+    put(&mut fp, &[(IN_PORT, 1), (ETH_TYPE, 0x0806)], &no_frag, 6);
+    assert!(fp.table.simple_port(1).is_some());
+    let arp = frame(&[], 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1]);
+    let arp = [arp, vec![0; 20]].concat();
+    let (ctx, _) = run(&mut fp, vec![pkt(1, &arp), pkt(1, &udp4)]);
+    assert_eq!(ctx.out, vec![(6, arp.len()), (2, udp4.len())]);
+    assert_eq!(fp.stats.simple_hit, 2);
+    // Non-IP flows with or without nw_frag share the mask; an IPv4 flow
+    // without nw_frag (here with vlan_tci) is a simple flow with another
+    // mask: it disables simple match for the port.
+    put(&mut fp, &[(IN_PORT, 1), (ETH_TYPE, 0x0801)], &mask(&[]), 11);
+    put(&mut fp, &[(IN_PORT, 1), (ETH_TYPE, 0x0802)], &no_frag, 12);
+    assert!(
+        fp.table.simple_port(1).is_some(),
+        "Ethertype 0x0802 is not IP"
+    );
+    let mut ip_no_frag = no_frag.clone();
+    ip_no_frag.set(VLAN0_TCI, 0xffff);
+    put(
+        &mut fp,
+        &[(IN_PORT, 1), (ETH_TYPE, 0x0800)],
+        &ip_no_frag,
+        13,
+    );
     assert!(fp.table.simple_port(1).is_none());
     // Flush: nothing left, nothing enabled.
     fp.table.flush();
