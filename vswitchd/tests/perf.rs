@@ -135,3 +135,80 @@ fn pmd_perf_show_without_metrics_prints_basic_counters() {
     let out = e.appctl(&["dpif-netdev/pmd-perf-show"]).unwrap();
     assert_eq!(number_after(&out, "  Rx packets:"), 0.0, "{out}");
 }
+
+/// Port-forwarding flows (`in_port=A,actions=output:B` and back) give
+/// megaflows that match only in_port, recirc_id, eth_type and nw_frag, the
+/// "simple match" case of OVS 3.x (`dp_netdev_simple_match_*`): pings are
+/// then answered without extraction, and `pmd-stats-show` /
+/// `pmd-perf-show` count them as simple match hits, while `dpctl/dump-flows`
+/// still counts the megaflow's packets.
+#[test]
+fn port_forwarding_uses_simple_match() {
+    if !can_run("port_forwarding_uses_simple_match") {
+        return;
+    }
+    let _g = traffic_lock();
+    let mut e = Env::new();
+    let br = unique("rvb");
+    e.add_br(&br);
+    let a = Ns::new("10.79.0.1");
+    let b = Ns::new("10.79.0.2");
+    for n in [&a, &b] {
+        e.vsctl(&[
+            "add-port",
+            &br,
+            &n.host,
+            "--",
+            "set",
+            "interface",
+            &n.host,
+            "type=afxdp",
+        ])
+        .unwrap();
+        assert_eq!(e.get("interface", &n.host, "error"), "[]");
+    }
+    let (pa, pb) = (
+        e.get("interface", &a.host, "ofport"),
+        e.get("interface", &b.host, "ofport"),
+    );
+    e.ofctl(&["del-flows", &br]).unwrap();
+    e.ofctl(&[
+        "add-flow",
+        &br,
+        &format!("in_port={pa},actions=output:{pb}"),
+    ])
+    .unwrap();
+    e.ofctl(&[
+        "add-flow",
+        &br,
+        &format!("in_port={pb},actions=output:{pa}"),
+    ])
+    .unwrap();
+    assert!(a.ping(&b.ip, 20), "{}", e.log());
+    e.appctl(&["dpif-netdev/pmd-stats-clear"]).unwrap();
+    a.exec(&["ping", "-c", "20", "-i", "0.05", &b.ip]).unwrap();
+    // The ICMP megaflows match only in_port, recirc_id, eth_type, nw_frag.
+    let flows = e.appctl(&["dpctl/dump-flows"]).unwrap();
+    let icmp: Vec<_> = flows
+        .lines()
+        .filter(|l| l.contains("eth_type(0x0800)"))
+        .collect();
+    assert!(!icmp.is_empty(), "{flows}");
+    for l in &icmp {
+        assert!(l.contains("ipv4(frag=no)"), "{l}\n{flows}");
+        assert!(!l.contains("packets:0,"), "{l}\n{flows}");
+    }
+    let stats = e.appctl(&["dpif-netdev/pmd-stats-show"]).unwrap();
+    let hits: u64 = stats
+        .lines()
+        .filter_map(|l| l.strip_prefix("  simple match hits: "))
+        .map(|v| v.trim().parse::<u64>().unwrap())
+        .sum();
+    // 20 requests and 20 replies (an ARP refresh may take the full path).
+    assert!(hits >= 38, "{stats}");
+    let perf = e.appctl(&["dpif-netdev/pmd-perf-show"]).unwrap();
+    assert!(
+        number_after(&perf, "  - Simple Match hits:") >= 1.0,
+        "{perf}"
+    );
+}
