@@ -133,6 +133,8 @@ fn put(fp: &mut FastPath, key: &[(Field, u64)], mask: &Flow, out: OdpPort) {
         .unwrap();
 }
 
+/// Runs `pkts` (boxed, as `PacketBatch` holds them) through `fp`.
+#[allow(clippy::vec_box)]
 fn run(fp: &mut FastPath, pkts: Vec<Box<DpPacket>>) -> (Ctx, Upcalls) {
     let mut ctx = Ctx::default();
     let mut up = Upcalls::default();
