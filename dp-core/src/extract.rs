@@ -465,11 +465,60 @@ pub struct SimpleFields {
 /// else (802.3 frames, a third tag, IPv6 extension headers, ND, every
 /// truncated or inconsistent header) returns `None` without touching `pkt`,
 /// and the caller must use [`extract`]. Never panics.
-#[inline]
+#[inline(always)]
 pub fn extract_simple(pkt: &mut DpPacket) -> Option<SimpleFields> {
     if pkt.md.packet_type != 0 {
         return None;
     }
+    if let Some(f) = simple_eth_ipv4_fast(pkt.data()) {
+        pkt.l2_5_ofs = OFS_NONE;
+        pkt.l3_ofs = ETH_HEADER_LEN as u16;
+        pkt.l4_ofs = (ETH_HEADER_LEN + IPV4_HEADER_LEN) as u16;
+        return Some(f);
+    }
+    extract_simple_general(pkt)
+}
+
+/// [`extract_simple`] of the common frame, as [`parse_eth_ipv4_fast`]:
+/// untagged Ethernet II, option-less unfragmented IPv4, complete UDP or TCP
+/// header, one length check; `None` for anything else.
+#[inline(always)]
+fn simple_eth_ipv4_fast(d: &[u8]) -> Option<SimpleFields> {
+    const L3: usize = ETH_HEADER_LEN;
+    const L4: usize = L3 + IPV4_HEADER_LEN;
+    let h = d.first_chunk::<{ L4 + UDP_HEADER_LEN }>()?;
+    let tot_len = be16(h, L3 + 2) as usize;
+    if be16(h, 12) != ETH_TYPE_IP
+        || h[L3] & 0x0f != 5
+        || tot_len > d.len() - L3
+        || be16(h, L3 + 6) & 0x3fff != 0
+    {
+        return None;
+    }
+    let tcp_flags = match h[L3 + 9] {
+        IPPROTO_UDP if tot_len >= IPV4_HEADER_LEN + UDP_HEADER_LEN => 0,
+        IPPROTO_TCP if tot_len >= IPV4_HEADER_LEN + TCP_HEADER_LEN => {
+            let t = d.first_chunk::<{ L4 + TCP_HEADER_LEN }>()?;
+            let ctl = be16(t, L4 + 12);
+            let hlen = (ctl >> 12) as usize * 4;
+            if hlen < TCP_HEADER_LEN || hlen > tot_len - IPV4_HEADER_LEN {
+                return None;
+            }
+            ctl & 0x0fff
+        }
+        _ => return None,
+    };
+    Some(SimpleFields {
+        eth_type: ETH_TYPE_IP,
+        vlan_tci: 0,
+        nw_frag: 0,
+        tcp_flags,
+    })
+}
+
+/// [`extract_simple`] of any frame.
+#[inline(never)]
+fn extract_simple_general(pkt: &mut DpPacket) -> Option<SimpleFields> {
     let d = pkt.data();
     let eth = hdr::<ETH_HEADER_LEN>(d, 0)?;
     let mut p = 12;

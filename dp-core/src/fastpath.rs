@@ -383,6 +383,9 @@ impl FastPath {
         if depth == 0 && self.table.has_simple() {
             let mut port = None;
             let mut sp = None;
+            // The previous hit's key and flow (same port): most batches
+            // carry one flow's packets, which then need no map lookup.
+            let mut last: Option<(u64, FlowRef)> = None;
             for (i, pkt) in batch.pkts.iter_mut().enumerate() {
                 if pkt.md.recirc_id != 0 {
                     continue;
@@ -390,12 +393,19 @@ impl FastPath {
                 if port != Some(pkt.md.in_port) {
                     port = Some(pkt.md.in_port);
                     sp = self.table.simple_port(pkt.md.in_port);
+                    last = None;
                 }
                 let Some(sp) = sp else { continue };
                 let Some(f) = extract_simple(pkt) else {
                     continue;
                 };
-                if let Some(r) = sp.lookup(&f) {
+                let k = sp.key(&f);
+                let hit = match last {
+                    Some((lk, r)) if lk == k => Some(r),
+                    _ => sp.lookup_key(k),
+                };
+                if let Some(r) = hit {
+                    last = Some((k, r));
                     self.flows[i] = Some(r);
                     self.simple_tcp[i] = f.tcp_flags;
                     simple |= 1 << i;

@@ -694,9 +694,19 @@ impl SimplePort {
     /// port's dpcls would return, when [`SimplePort::enabled`]).
     #[inline]
     pub fn lookup(&self, f: &SimpleFields) -> Option<FlowRef> {
-        self.map
-            .get(&self.mask.key(f.eth_type, f.vlan_tci, f.nw_frag))
-            .copied()
+        self.lookup_key(self.key(f))
+    }
+
+    /// The lookup key of a packet with `f`'s fields under the port's mask.
+    #[inline]
+    pub fn key(&self, f: &SimpleFields) -> u64 {
+        self.mask.key(f.eth_type, f.vlan_tci, f.nw_frag)
+    }
+
+    /// The megaflow stored under `key` ([`SimplePort::key`]).
+    #[inline]
+    pub fn lookup_key(&self, key: u64) -> Option<FlowRef> {
+        self.map.get(&key).copied()
     }
 
     /// Accounts new megaflow `r`, simple with `(mask, key)` or not (`None`).

@@ -41,7 +41,8 @@ pub fn dpctl_show(sw: &Switch) -> Result<String, String> {
     let stats = sw.dp.thread_stats().map_err(dp_err)?;
     let (mut hit, mut missed, mut lost) = (0u64, 0u64, 0u64);
     for (_, s) in &stats {
-        hit += s.fast.emc_hit + s.fast.smc_hit + s.fast.masked_hit;
+        // OVS `dpif_netdev_get_stats`: simple match, EMC, SMC and megaflow hits.
+        hit += s.fast.simple_hit + s.fast.emc_hit + s.fast.smc_hit + s.fast.masked_hit;
         missed += s.fast.miss;
         lost += s.fast.lost;
     }
@@ -82,7 +83,7 @@ pub fn dpif_show(sw: &Switch) -> Result<String, String> {
     let stats = sw.dp.thread_stats().map_err(dp_err)?;
     let hit: u64 = stats
         .iter()
-        .map(|(_, s)| s.fast.emc_hit + s.fast.smc_hit + s.fast.masked_hit)
+        .map(|(_, s)| s.fast.simple_hit + s.fast.emc_hit + s.fast.smc_hit + s.fast.masked_hit)
         .sum();
     let missed: u64 = stats.iter().map(|(_, s)| s.fast.miss).sum();
     let mut s = format!("netdev@ovs-netdev: hit:{hit} missed:{missed}\n");

@@ -211,4 +211,13 @@ fn port_forwarding_uses_simple_match() {
         number_after(&perf, "  - Simple Match hits:") >= 1.0,
         "{perf}"
     );
+    // `dpctl/show` counts them as hits, as OVS's `dpif_netdev_get_stats`.
+    let show = e.appctl(&["dpctl/show"]).unwrap();
+    let hit: u64 = show
+        .split("lookups: hit:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{show}"));
+    assert!(hit >= hits, "{show}\n{stats}");
 }
