@@ -8,6 +8,13 @@
 //! scratch space for 32 flow keys, and its counters ([`PmdStats`]). One batch
 //! of at most 32 packets travels the stages in order:
 //!
+//! 0. **simple match** (OVS 3.x `dp_netdev_simple_match_*`): for packets
+//!    received from a port whose megaflows are all "simple" with one mask
+//!    ([`crate::flow_table::SimpleMask`]: only in_port, recirc_id 0,
+//!    packet_type, eth_type, vlan_tci, nw_frag), a minimal parse
+//!    ([`crate::extract::extract_simple`]) and a lookup by those values give
+//!    the megaflow directly ([`PmdStats::simple_hit`]); these packets skip
+//!    stages 1-5. Recirculated packets never take it.
 //! 1. **extract**: each packet's [`FlowKey`]; malformed packets are dropped
 //!    and counted ([`PmdStats::malformed`]).
 //! 2. **EMC**: exact-match hits. The cached handle is validated against the
