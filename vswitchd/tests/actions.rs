@@ -15,31 +15,15 @@ use ofproto::ofp::actions::{decode_actions, encode_actions};
 use std::time::Duration;
 
 fn ofctl(e: &Env, args: &[&str]) -> String {
-    e.ofctl(args)
-        .unwrap_or_else(|err| panic!("{err}\n{}", e.log()))
+    common::ofctl_ok(e, args)
 }
 
 fn bridge(e: &mut Env) -> String {
-    let br = unique("rva");
-    e.add_br(&br);
-    let mgmt = e.dir.join(format!("{br}.mgmt"));
-    common::wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
-    br
+    common::of_bridge(e, "rva")
 }
 
 fn port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
-    e.vsctl(&[
-        "add-port",
-        br,
-        &ns.host,
-        "--",
-        "set",
-        "interface",
-        &ns.host,
-        &format!("ofport_request={ofport}"),
-    ])
-    .unwrap();
-    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+    common::of_port(e, br, ns, ofport)
 }
 
 /// The `actions=` part of each dump-flows line (in dump order).

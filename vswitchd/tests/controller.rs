@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{can_run, traffic_lock, unique, wait_for, Env, Ns};
+use common::{can_run, traffic_lock, wait_for, Env, Ns};
 use ofproto::ofp::actions::{Action, OFPP_CONTROLLER};
 use ofproto::ofp::flow::{command, PacketIn, PacketOut};
 use ofproto::ofp::switch::Role;
@@ -192,26 +192,11 @@ fn flow_mod(prio: u16, in_port: u32, actions: Vec<Action>) -> Message {
 }
 
 fn bridge(e: &mut Env) -> String {
-    let br = unique("rvc");
-    e.add_br(&br);
-    let mgmt = e.dir.join(format!("{br}.mgmt"));
-    wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
-    br
+    common::of_bridge(e, "rvc")
 }
 
 fn port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
-    e.vsctl(&[
-        "add-port",
-        br,
-        &ns.host,
-        "--",
-        "set",
-        "interface",
-        &ns.host,
-        &format!("ofport_request={ofport}"),
-    ])
-    .unwrap();
-    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+    common::of_port(e, br, ns, ofport)
 }
 
 /// `dump-flows` lines without the volatile fields.

@@ -8,35 +8,19 @@
 
 mod common;
 
-use common::{can_run, traffic_lock, unique, Env, Ns};
+use common::{can_run, traffic_lock, Env, Ns};
 use std::process::{Child, Command, Stdio};
 
 fn ofctl(e: &Env, args: &[&str]) -> String {
-    e.ofctl(args)
-        .unwrap_or_else(|err| panic!("{err}\n{}", e.log()))
+    common::ofctl_ok(e, args)
 }
 
 fn bridge(e: &mut Env) -> String {
-    let br = unique("rvl");
-    e.add_br(&br);
-    let mgmt = e.dir.join(format!("{br}.mgmt"));
-    common::wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
-    br
+    common::of_bridge(e, "rvl")
 }
 
 fn port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
-    e.vsctl(&[
-        "add-port",
-        br,
-        &ns.host,
-        "--",
-        "set",
-        "interface",
-        &ns.host,
-        &format!("ofport_request={ofport}"),
-    ])
-    .unwrap();
-    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+    common::of_port(e, br, ns, ofport)
 }
 
 /// `dump-flows BR table=10` lines (flows only).

@@ -19,18 +19,7 @@ fn of13(e: &Env, args: &[&str]) -> String {
 }
 
 fn port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
-    e.vsctl(&[
-        "add-port",
-        br,
-        &ns.host,
-        "--",
-        "set",
-        "interface",
-        &ns.host,
-        &format!("ofport_request={ofport}"),
-    ])
-    .unwrap();
-    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+    common::of_port(e, br, ns, ofport)
 }
 
 fn hex(b: &[u8]) -> String {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{can_run, traffic_lock, unique, Env, Ns};
+use common::{can_run, traffic_lock, Env, Ns};
 use std::time::{Duration, Instant};
 
 fn of13(e: &Env, args: &[&str]) -> String {
@@ -16,26 +16,11 @@ fn of13(e: &Env, args: &[&str]) -> String {
 }
 
 fn bridge(e: &mut Env) -> String {
-    let br = unique("rvg");
-    e.add_br(&br);
-    let mgmt = e.dir.join(format!("{br}.mgmt"));
-    common::wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
-    br
+    common::of_bridge(e, "rvg")
 }
 
 fn port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
-    e.vsctl(&[
-        "add-port",
-        br,
-        &ns.host,
-        "--",
-        "set",
-        "interface",
-        &ns.host,
-        &format!("ofport_request={ofport}"),
-    ])
-    .unwrap();
-    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+    common::of_port(e, br, ns, ofport)
 }
 
 /// Frames received by the namespace side of `ns`.

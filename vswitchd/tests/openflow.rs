@@ -58,11 +58,7 @@ fn sorted(v: &[&str]) -> Vec<String> {
 }
 
 fn bridge(e: &mut Env) -> String {
-    let br = unique("rvo");
-    e.add_br(&br);
-    let mgmt = e.dir.join(format!("{br}.mgmt"));
-    common::wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
-    br
+    common::of_bridge(e, "rvo")
 }
 
 #[test]
@@ -221,18 +217,7 @@ fn flow_table_crud_over_every_version() {
 
 /// Adds `ns`'s host device to `br` as OpenFlow port `ofport`.
 fn port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
-    e.vsctl(&[
-        "add-port",
-        br,
-        &ns.host,
-        "--",
-        "set",
-        "interface",
-        &ns.host,
-        &format!("ofport_request={ofport}"),
-    ])
-    .unwrap();
-    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+    common::of_port(e, br, ns, ofport)
 }
 
 /// One ping (1 s timeout); true if answered.

@@ -6,14 +6,10 @@
 
 mod common;
 
-use common::{can_run, unique, Env};
+use common::{can_run, Env};
 
 fn bridge(e: &mut Env) -> String {
-    let br = unique("rvt");
-    e.add_br(&br);
-    let mgmt = e.dir.join(format!("{br}.mgmt"));
-    common::wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
-    br
+    common::of_bridge(e, "rvt")
 }
 
 #[test]

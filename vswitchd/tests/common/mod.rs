@@ -538,3 +538,35 @@ impl Drop for OfctlBg {
         let _ = self.0.wait();
     }
 }
+
+/// Adds bridge `unique(prefix)` and waits for its OpenFlow management
+/// socket `<bridge>.mgmt`; returns the bridge name.
+pub fn of_bridge(e: &mut Env, prefix: &str) -> String {
+    let br = unique(prefix);
+    e.add_br(&br);
+    let mgmt = e.dir.join(format!("{br}.mgmt"));
+    wait_for(10, || mgmt.exists().then_some(())).expect("mgmt socket");
+    br
+}
+
+/// Adds `ns`'s host-side interface to `br` as OpenFlow port `ofport`.
+pub fn of_port(e: &Env, br: &str, ns: &Ns, ofport: u32) {
+    e.vsctl(&[
+        "add-port",
+        br,
+        &ns.host,
+        "--",
+        "set",
+        "interface",
+        &ns.host,
+        &format!("ofport_request={ofport}"),
+    ])
+    .unwrap();
+    assert_eq!(e.get("interface", &ns.host, "ofport"), ofport.to_string());
+}
+
+/// `ovs-ofctl ARGS` that must succeed (panics with the daemon log if not).
+pub fn ofctl_ok(e: &Env, args: &[&str]) -> String {
+    e.ofctl(args)
+        .unwrap_or_else(|err| panic!("{err}\n{}", e.log()))
+}
